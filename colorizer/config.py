@@ -75,6 +75,14 @@ class ModelConfig:
   encoder_weights: str = _field(
       "imagenet", "Encoder weights for *_unet generators: imagenet (Keras "
       "downloads them once), none, or a local weights file path.")
+  ab_head: str = _field(
+      "regression", "Generator output: regression (a*b* through tanh) or "
+      "classes (a distribution over quantized a*b*, decoded by the annealed "
+      "mean; Zhang et al. 2016; see colorizer/ab_classes.py).",
+      ("regression", "classes"))
+  decode_temperature: float = _field(
+      0.38, "Annealed-mean temperature of --ab_head=classes: 1 is the mean "
+      "(dull), towards 0 the mode (vivid); Zhang et al. use 0.38.")
   sync_batch_norm: bool = _field(
       True, "With several replicas, BatchNorm statistics over the global "
       "batch (as on one device) instead of each replica's share.")
@@ -87,10 +95,18 @@ class LossConfig:
       "vanilla", "Adversarial loss: vanilla (BCE with logits) or lsgan.",
       ("vanilla", "lsgan"))
   recon_loss: str = _field(
-      "l1", "Reconstruction loss on normalized a*b*: l1 or l2.", ("l1", "l2"))
+      "l1", "Reconstruction loss on normalized a*b*: l1 or l2 (with "
+      "--ab_head=classes it is the rebalanced cross-entropy instead).",
+      ("l1", "l2"))
   recon_weight: float = _field(
       100.0, "lambda: weight of the reconstruction loss against the GAN loss.")
   gan_weight: float = _field(1.0, "Weight of the generator's GAN loss.")
+  rebalance_mix: float = _field(
+      0.5, "--ab_head=classes: class weights ~ 1 / ((1 - mix) * prior + mix "
+      "/ Q) against the training data's a*b* prior; 1 disables rebalancing.")
+  prior_batches: int = _field(
+      100, "--ab_head=classes: training batches read to estimate the a*b* "
+      "prior before the first step.")
   label_smoothing: float = _field(
       0.0, "One-sided label smoothing: real targets become 1 - this.")
 

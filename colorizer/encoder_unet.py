@@ -28,6 +28,7 @@ from typing import Callable, Optional, Tuple
 import keras
 import tensorflow as tf
 
+from colorizer import ab_classes
 from colorizer import config as config_lib
 from colorizer import models
 
@@ -253,6 +254,11 @@ def build_encoder_unet(config: config_lib.Config, seed=None,
   x = models.upsample(x, widths[-1], name="up4", seed=seed,
                       synchronized=synchronized)  # [B, S, S, F/2]
   x = keras.layers.Concatenate(name="up4_skip")([x, l_channel])  # [B,S,S,F/2+1]
+  if model_config.ab_head == "classes":
+    _, ab_normalized = ab_classes.classification_head(
+        x, model_config.decode_temperature, seed=seed)  # [B, S, S, 2]
+    return keras.Model(l_channel, ab_normalized,
+                       name=f"{model_config.generator}_generator")
   x = keras.layers.Conv2D(
       2, 3, padding="same", name="ab_conv",
       kernel_initializer=keras.initializers.RandomNormal(

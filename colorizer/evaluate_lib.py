@@ -29,6 +29,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from colorizer import ab_classes
 from colorizer import color
 from colorizer import config as config_lib
 from colorizer import data
@@ -145,13 +146,15 @@ def _refuse_sketch_models(input_mode: str, model: str) -> None:
                      "validation metrics are in its eval_metrics.json).")
 
 
-def load_model_dir(model_dir: str, checkpoint_path: Optional[str] = None
-                   ) -> LoadedModel:
+def load_model_dir(model_dir: str, checkpoint_path: Optional[str] = None,
+                   decode_temperature: float = 0.0) -> LoadedModel:
   """Restores a training checkpoint and scores it through export.predict_ab.
 
   Args:
     model_dir: a training model dir (config.json and checkpoints/).
     checkpoint_path: a checkpoint prefix; default the latest.
+    decode_temperature: for an --ab_head=classes model, the annealed-mean
+      temperature to decode with; 0 keeps the trained config's.
 
   Returns:
     A LoadedModel whose network runs at the config's image_size.
@@ -166,6 +169,9 @@ def load_model_dir(model_dir: str, checkpoint_path: Optional[str] = None
   generator, config, step = export.restore_generator(model_dir,
                                                      checkpoint_path)
   render_size = config.data.image_size
+  if decode_temperature:
+    ab_classes.set_temperature(generator, decode_temperature)
+    config = config.replace(model={"decode_temperature": decode_temperature})
 
   @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1],
                                               tf.float32)])
@@ -343,6 +349,7 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
              output_dir: str = "", output_json: str = "",
              fid_weights: str = "", contact_sheet_images: int = 8,
              batch_size: int = DEFAULT_BATCH_SIZE,
+             decode_temperature: float = 0.0,
              progress_stream: Optional[TextIO] = sys.stderr
              ) -> Tuple[EvalResult, Dict[str, str]]:
   """Evaluates a SavedModel or a model dir and writes every report.
@@ -360,6 +367,8 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
     fid_weights: Inception-v3 weights file, "imagenet", or "" for no FID.
     contact_sheet_images: rows of the contact sheet (0: none).
     batch_size: most images per model call.
+    decode_temperature: with model_dir, decode an --ab_head=classes model at
+      this annealed-mean temperature instead of its config's (0).
     progress_stream: where progress lines go.
 
   Returns:
@@ -378,12 +387,17 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
     raise ValueError(f"--batch_size={batch_size}: must be >= 1.")
   if split not in SPLITS:
     raise ValueError(f"--split={split}: expected one of {', '.join(SPLITS)}.")
+  if decode_temperature < 0 or (decode_temperature and model_path):
+    raise ValueError("--decode_temperature must be >= 0 and needs "
+                     "--model_dir: an export decodes at the temperature it "
+                     "was exported with.")
   if dataset:
     data.parse_dataset_spec(dataset)
   if fid_weights:
     fid.check_weights(fid_weights)
   loaded = (load_saved_model(model_path) if model_path
-            else load_model_dir(model_dir))
+            else load_model_dir(model_dir,
+                                decode_temperature=decode_temperature))
   # After the model: a bad --model should not wait for a 90 MB download.
   feature_fn, fid_note = None, NO_FID_WEIGHTS_NOTE
   if fid_weights:
@@ -403,6 +417,7 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
                         total=total, progress_stream=progress_stream)
   result.info = {"model": loaded.path, "step": loaded.step,
                  "render_size": loaded.render_size,
+                 "ab_head": loaded.config.model.ab_head,
                  "dataset": data_config.dataset, "split": split,
                  "skipped_files": skipped.count}
   # The resolved version dir, so a model base dir gives runs/eval/<name>_v<N>.

@@ -9,7 +9,7 @@ would make every replica's gradient a full mean and multiply the step by the
 number of replicas.
 """
 
-from typing import Dict
+from typing import Dict, Optional
 
 import tensorflow as tf
 
@@ -126,7 +126,9 @@ def generator_loss(disc_fake_logits: tf.Tensor,
                    gan_loss: str = "vanilla",
                    recon_loss: str = "l1",
                    recon_weight: float = 100.0,
-                   gan_weight: float = 1.0) -> Dict[str, tf.Tensor]:
+                   gan_weight: float = 1.0,
+                   recon_per_example: Optional[tf.Tensor] = None
+                   ) -> Dict[str, tf.Tensor]:
   """The generator objective of pix2pix.
 
   L_G = gan_weight * loss(D(x, G(x)), 1) + recon_weight * recon(G(x), y)
@@ -143,13 +145,17 @@ def generator_loss(disc_fake_logits: tf.Tensor,
     recon_loss: "l1" or "l2".
     recon_weight: lambda (pix2pix: 100).
     gan_weight: weight of the adversarial term.
+    recon_per_example: [B] reconstruction loss computed elsewhere (the
+      class head's cross-entropy); recon_loss is then not used.
 
   Returns:
     {"gen_total", "gen_gan", "gen_recon"}: scalars, this replica's share.
     gen_recon is unweighted.
   """
-  recon = _average(reconstruction_per_example(ab_fake, ab_real, recon_loss),
-                   global_batch_size)
+  if recon_per_example is None:
+    recon_per_example = reconstruction_per_example(ab_fake, ab_real,
+                                                   recon_loss)
+  recon = _average(recon_per_example, global_batch_size)
   if disc_fake_logits is None:
     gan = tf.zeros([], tf.float32)
   else:

@@ -13,6 +13,7 @@ import math
 
 import keras
 
+from colorizer import ab_classes
 from colorizer import config as config_lib
 
 # pix2pix initializes every convolution from N(0, 0.02).
@@ -143,6 +144,9 @@ def build_generator(config: config_lib.Config, seed=None,
       an encoder generator in sketch mode.
   """
   input_name, output_name, num_outputs = _mode_names(config.data.input_mode)
+  if config.model.ab_head == "classes" and config.data.input_mode != "grayscale":
+    raise ValueError("--ab_head=classes predicts a*b* only; it needs "
+                     "--input_mode=grayscale.")
   if config.model.generator != "unet":
     # Imported here: encoder_unet builds its decoder from this module's blocks.
     from colorizer import encoder_unet  # pylint: disable=g-import-not-at-top
@@ -176,6 +180,11 @@ def build_generator(config: config_lib.Config, seed=None,
     x = keras.layers.Concatenate(name=f"up{up_index}_skip")(
         [x, skips[level]])  # [B, S/2**(level+1), S/2**(level+1), 2 * width]
 
+  if model_config.ab_head == "classes":
+    _, ab_normalized = ab_classes.classification_head(
+        x, model_config.decode_temperature, seed=seed,
+        upsample=2)  # [B, S/2, S/2, Q] logits -> [B, S, S, 2]
+    return keras.Model(model_input, ab_normalized, name="unet_generator")
   x = keras.layers.Conv2DTranspose(
       num_outputs, 4, strides=2, padding="same",
       kernel_initializer=_initializer(seed),
@@ -208,6 +217,9 @@ def build_discriminator(config: config_lib.Config, seed=None,
     ValueError: for an unknown input mode.
   """
   input_name, output_name, num_outputs = _mode_names(config.data.input_mode)
+  if config.model.ab_head == "classes" and config.data.input_mode != "grayscale":
+    raise ValueError("--ab_head=classes predicts a*b* only; it needs "
+                     "--input_mode=grayscale.")
   model_config = config.model
   base = model_config.disc_base_filters or model_config.base_filters
   cap = model_config.max_filters or 8 * model_config.base_filters

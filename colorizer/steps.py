@@ -13,6 +13,7 @@ from typing import Callable, Dict, Optional
 import keras
 import tensorflow as tf
 
+from colorizer import ab_classes
 from colorizer import config as config_lib
 from colorizer import encoder_unet
 from colorizer import losses
@@ -30,12 +31,18 @@ class TrainState:
   # A pretrained encoder's own Adam (None for --generator=unet): see
   # build_state.
   encoder_optimizer: Optional[keras.optimizers.Optimizer] = None
+  # --ab_head=classes: the cross-entropy's per-class weights [Q], set from
+  # the training data's a*b* prior before the first step (see
+  # colorizer.ab_classes) and checkpointed so a resumed run keeps them.
+  class_weights: Optional[tf.Variable] = None
 
   def checkpoint(self) -> tf.train.Checkpoint:
     optimizers = {"gen_optimizer": self.gen_optimizer,
                   "disc_optimizer": self.disc_optimizer}
     if self.encoder_optimizer is not None:
       optimizers["encoder_optimizer"] = self.encoder_optimizer
+    if self.class_weights is not None:
+      optimizers["class_weights"] = self.class_weights
     return tf.train.Checkpoint(
         generator=self.generator, discriminator=self.discriminator,
         step=self.step, **optimizers)
@@ -122,8 +129,13 @@ def build_state(config: config_lib.Config,
       encoder_optimizer.build(encoder.trainable_variables)
     gen_optimizer.build(decoder_variables)
     disc_optimizer.build(discriminator.trainable_variables)
+    class_weights = None
+    if config.model.ab_head == "classes":
+      class_weights = tf.Variable(
+          tf.ones([ab_classes.num_classes()]), trainable=False,
+          name="class_weights")
   return TrainState(generator, discriminator, gen_optimizer, disc_optimizer,
-                    step, encoder_optimizer)
+                    step, encoder_optimizer, class_weights)
 
 
 def make_train_step(state: TrainState, config: config_lib.Config,
@@ -160,6 +172,9 @@ def make_train_step(state: TrainState, config: config_lib.Config,
   encoder = encoder_unet.find_encoder(generator)
   encoder_ids = ({id(v) for v in encoder.trainable_variables}
                  if encoder is not None else set())
+  # A class head: the step needs the logits as well as the decoded a*b*.
+  logits_view = (ab_classes.logits_and_ab(generator)
+                 if state.class_weights is not None else None)
 
   def train_step(l_channel, ab_real):
     # Python state read while tracing: the whole traced step sees it.
@@ -171,7 +186,14 @@ def make_train_step(state: TrainState, config: config_lib.Config,
     # Without the encoder's variables while it is frozen.
     gen_variables = generator.trainable_variables
     with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
-      ab_fake = generator(l_channel, training=True)  # [B, H, W, 2]
+      recon_per_example = None
+      if logits_view is None:
+        ab_fake = generator(l_channel, training=True)  # [B, H, W, 2]
+      else:
+        ab_logits, ab_fake = logits_view(
+            l_channel, training=True)  # [B, H, W, Q], [B, H, W, 2]
+        recon_per_example = ab_classes.cross_entropy_per_example(
+            ab_logits, ab_real, state.class_weights)
       disc_fake_logits = None
       if adversarial:
         disc_real_logits = discriminator([l_channel, ab_real], training=True)
@@ -180,7 +202,8 @@ def make_train_step(state: TrainState, config: config_lib.Config,
           disc_fake_logits, ab_fake, ab_real, global_batch_size,
           gan_loss=loss_config.gan_loss, recon_loss=loss_config.recon_loss,
           recon_weight=loss_config.recon_weight,
-          gan_weight=loss_config.gan_weight if adversarial else 0.0)
+          gan_weight=loss_config.gan_weight if adversarial else 0.0,
+          recon_per_example=recon_per_example)
       scaled_gen_loss = gen_optimizer.scale_loss(gen_losses["gen_total"])
       if adversarial:
         disc_losses = losses.discriminator_loss(

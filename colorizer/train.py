@@ -19,6 +19,8 @@ from PIL import Image
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
+from colorizer import ab_classes
+from colorizer import color
 from colorizer import config as config_lib
 from colorizer import data
 from colorizer import distribute
@@ -190,6 +192,24 @@ def _phase(step: int, train_config: config_lib.TrainConfig):
   return adversarial, frozen, end
 
 
+def _class_weights(config: config_lib.Config) -> np.ndarray:
+  """--ab_head=classes: rebalancing weights from the training data's prior."""
+  loss_config = config.loss
+  if loss_config.rebalance_mix >= 1.0:
+    return np.ones(ab_classes.num_classes(), np.float32)
+  train_ds, _, _ = data.make_datasets(config.data, config.train.batch_size,
+                                      config.train.seed)
+  counts = ab_classes.class_histogram(
+      color.denormalize_ab(ab_normalized) for _, ab_normalized
+      in train_ds.take(loss_config.prior_batches))
+  weights = ab_classes.rebalancing_weights(counts, loss_config.rebalance_mix)
+  logging.info("a*b* prior from %d pixels: %d of %d classes seen; class "
+               "weights %.2f..%.2f.", int(counts.sum()),
+               int((counts > 0).sum()), counts.size, weights.min(),
+               weights.max())
+  return weights
+
+
 def train_and_evaluate(config: config_lib.Config, model_dir: str,
                        strategy: Optional[tf.distribute.Strategy] = None
                        ) -> Dict[str, float]:
@@ -245,6 +265,8 @@ def train_and_evaluate(config: config_lib.Config, model_dir: str,
     logging.info("Resumed from %s at step %d.", manager.latest_checkpoint,
                  int(state.step.numpy()))
   start_step = int(state.step.numpy())
+  if state.class_weights is not None and start_step == 0:
+    state.class_weights.assign(_class_weights(config))
 
   # {(adversarial, encoder_frozen): step function}. A tf.function traces on
   # its first call, so only the phases this run reaches are traced: at most

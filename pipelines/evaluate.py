@@ -53,6 +53,10 @@ _CONTACT_SHEET_IMAGES = flags.DEFINE_integer(
     "contact_sheet_images", 8, "Rows of the gray | output | truth sheet.")
 _BATCH_SIZE = flags.DEFINE_integer(
     "batch_size", 16, "Most images per model call (equal sizes only).")
+_DECODE_TEMPERATURE = flags.DEFINE_float(
+    "decode_temperature", 0.0, "With --model_dir of an --ab_head=classes "
+    "run: decode at this annealed-mean temperature (0: the run's own), to "
+    "choose the temperature on validation data before exporting.")
 
 
 def main(argv):
@@ -67,7 +71,8 @@ def main(argv):
         num_images=_NUM_IMAGES.value, output_dir=_OUTPUT_DIR.value,
         output_json=_OUTPUT_JSON.value, fid_weights=_FID_WEIGHTS.value,
         contact_sheet_images=_CONTACT_SHEET_IMAGES.value,
-        batch_size=_BATCH_SIZE.value)
+        batch_size=_BATCH_SIZE.value,
+        decode_temperature=_DECODE_TEMPERATURE.value)
   except ValueError as error:
     sys.exit(f"colorizer-evaluate: error: {error}")
   print(evaluate_report.format_table(result))

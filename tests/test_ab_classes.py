@@ -1,0 +1,222 @@
+"""a*b* classification: bins, soft encoding, rebalancing, decode, training."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorizer import ab_classes
+from colorizer import color
+from colorizer import config as config_lib
+from colorizer import evaluate_lib
+from colorizer import export
+from colorizer import flags_lib
+from colorizer import models
+from colorizer import steps
+from colorizer import train
+
+
+def test_bins_cover_every_srgb_color_on_a_10_unit_grid():
+  centers = ab_classes.bin_centers()
+  assert centers.shape == (ab_classes.num_classes(), 2)
+  assert 250 <= len(centers) <= 320  # Zhang et al. count 313.
+  np.testing.assert_array_equal(centers % 10, 0)
+  assert [0.0, 0.0] in centers.tolist()
+  # Random sRGB colors, not the sampling cube: each lies within half a grid
+  # square (in both a* and b*) of some class center.
+  rgb = np.random.RandomState(0).uniform(0, 1, (20000, 3)).astype(np.float32)
+  ab = color.rgb_to_lab(tf.constant(rgb)).numpy()[:, 1:]
+  gap = np.abs(ab[:, None, :] - centers[None]).max(-1).min(-1)
+  assert gap.max() <= 5.0 + 1e-3
+
+
+def test_soft_encoding_puts_gaussian_mass_on_the_five_nearest_centers():
+  centers = ab_classes.bin_centers()
+  ab = tf.constant([[[3.0, -2.0]], [[40.0, 41.0]], [[0.0, 0.0]]])  # [3,1,2]
+  targets, nearest = ab_classes.soft_encode(ab)
+  targets = targets.numpy()
+  np.testing.assert_allclose(targets.sum(-1), 1.0, rtol=1e-5)
+  np.testing.assert_array_equal((targets > 0).sum(-1), 5)
+  for row, pixel in enumerate(ab.numpy().reshape(-1, 2)):
+    squared = ((centers - pixel) ** 2).sum(-1)
+    order = np.argsort(squared)[:5]
+    expected = np.exp(-squared[order] / (2 * 5.0 ** 2))
+    np.testing.assert_allclose(targets[row, order],
+                               expected / expected.sum(), rtol=1e-4)
+    assert nearest.numpy()[row] == order[0]
+
+
+def test_rebalancing_favours_rare_colors_and_keeps_the_mean_weight_one():
+  counts = np.zeros(ab_classes.num_classes())
+  centers = ab_classes.bin_centers()
+  gray = int(np.argmin((centers ** 2).sum(-1)))
+  blue = int(np.argmin(((centers - [20, -60]) ** 2).sum(-1)))
+  counts[gray], counts[blue] = 1000, 10
+  weights = ab_classes.rebalancing_weights(counts, mix=0.5)
+  assert weights[blue] > 5 * weights[gray]
+  # The weights' expectation under the smoothed prior is 1: recompute it.
+  squared = ((centers[:, None] - centers[None]) ** 2).sum(-1)
+  prior = np.exp(-squared / 50.0) @ (counts / counts.sum())
+  prior /= prior.sum()
+  assert np.isclose((prior * weights).sum(), 1.0, rtol=1e-4)
+  np.testing.assert_allclose(
+      ab_classes.rebalancing_weights(counts, mix=1.0), 1.0, rtol=1e-5)
+  with pytest.raises(ValueError, match="mix"):
+    ab_classes.rebalancing_weights(counts, mix=1.5)
+  with pytest.raises(ValueError, match="No pixels"):
+    ab_classes.rebalancing_weights(np.zeros_like(counts))
+
+
+def test_annealed_mean_runs_from_the_mean_to_the_mode():
+  centers = ab_classes.bin_centers()
+  rng = np.random.RandomState(1)
+  logits = rng.normal(0, 2, (1, 2, 3, len(centers))).astype(np.float32)
+  probabilities = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+  mean = ab_classes.AnnealedMeanDecode(temperature=1.0)(logits).numpy()
+  np.testing.assert_allclose(mean * color.AB_SCALE, probabilities @ centers,
+                             atol=1e-3)
+  mode = ab_classes.AnnealedMeanDecode(temperature=0.01)(logits).numpy()
+  np.testing.assert_allclose(mode * color.AB_SCALE,
+                             centers[logits.argmax(-1)], atol=1e-2)
+  # Lower temperatures give more saturated a*b* on average.
+  chroma = [np.linalg.norm(ab_classes.AnnealedMeanDecode(t)(logits), axis=-1)
+            .mean() for t in (1.0, 0.38, 0.1)]
+  assert chroma[0] < chroma[1] < chroma[2]
+  with pytest.raises(ValueError, match="positive"):
+    ab_classes.AnnealedMeanDecode(temperature=0.0)
+
+
+def test_cross_entropy_is_weighted_and_least_at_the_targets():
+  ab_real = tf.constant([[[[0.2, -0.3], [0.0, 0.5]]]])  # [1, 1, 2, 2]
+  targets, nearest = ab_classes.soft_encode(color.denormalize_ab(ab_real))
+  ones = tf.ones([ab_classes.num_classes()])
+  exact = tf.reshape(tf.math.log(targets + 1e-12), [1, 1, 2, -1])
+  best = ab_classes.cross_entropy_per_example(exact, ab_real, ones)
+  entropy = -np.sum(targets.numpy() * np.log(targets.numpy() + 1e-12), -1)
+  np.testing.assert_allclose(best.numpy(), [entropy.mean()], rtol=1e-4)
+  uniform = ab_classes.cross_entropy_per_example(tf.zeros_like(exact),
+                                                 ab_real, ones)
+  assert float(uniform[0]) == pytest.approx(np.log(ab_classes.num_classes()),
+                                            rel=1e-4)
+  doubled = ab_classes.cross_entropy_per_example(
+      tf.zeros_like(exact), ab_real,
+      tf.tensor_scatter_nd_update(ones, nearest[:1, None], [3.0]))
+  assert float(doubled[0]) == pytest.approx(np.log(len(ones)) * 2, rel=1e-4)
+
+
+def _classes_config():
+  return config_lib.tiny().replace(
+      model={"ab_head": "classes", "base_filters": 16, "max_filters": 64,
+             "dropout": 0.0},
+      loss={"recon_weight": 1.0, "prior_batches": 2},
+      optim={"gen_learning_rate": 2e-3})
+
+
+# The pix2pix U-Net's head predicts at half resolution (its last decoder
+# features), the encoder U-Net's at full resolution.
+@pytest.mark.parametrize("generator, logits_size",
+                         [("unet", 16), ("mobilenet_unet", 32)])
+def test_class_head_generators_output_normalized_ab(generator, logits_size):
+  config = _classes_config().replace(
+      model={"generator": generator, "encoder_weights": "none",
+             "base_filters": 8})
+  model = models.build_generator(config)
+  ab = model(tf.zeros([2, 32, 32, 1]))
+  assert ab.shape == (2, 32, 32, 2) and ab.dtype == tf.float32
+  logits, decoded = ab_classes.logits_and_ab(model)(tf.zeros([2, 32, 32, 1]))
+  assert logits.shape == (2, logits_size, logits_size,
+                          ab_classes.num_classes())
+  np.testing.assert_allclose(decoded, ab, atol=1e-6)
+  assert float(tf.reduce_max(tf.abs(ab))) <= 1.0
+
+
+def test_the_class_head_learns_and_beats_gray():
+  config = _classes_config()
+  state = steps.build_state(config, tf.distribute.get_strategy())
+  from colorizer import data  # pylint: disable=g-import-not-at-top
+  _, val, _ = data.make_datasets(config.data, 8, seed=0)
+  l_channel, ab_real = next(iter(val))
+  step_fn = tf.function(steps.make_train_step(state, config, 8,
+                                              adversarial=False))
+  first = float(step_fn(l_channel, ab_real)["gen_recon"])
+  for _ in range(120):
+    scalars = step_fn(l_channel, ab_real)
+  assert float(scalars["gen_recon"]) < 0.5 * first
+  ab_fake = state.generator(l_channel, training=False)
+  gray_l1 = float(tf.reduce_mean(tf.abs(ab_real)))
+  model_l1 = float(tf.reduce_mean(tf.abs(ab_fake - ab_real)))
+  assert model_l1 < 0.5 * gray_l1, (model_l1, gray_l1)
+
+
+@pytest.fixture(scope="module")
+def classes_model_dir(tmp_path_factory):
+  model_dir = str(tmp_path_factory.mktemp("classes"))
+  config = _classes_config().replace(
+      train={"train_steps": 4, "pretrain_steps": 2, "save_every": 4})
+  train.train_and_evaluate(config, model_dir)
+  return model_dir, config
+
+
+def test_training_sets_class_weights_from_the_data_and_resume_keeps_them(
+    classes_model_dir):
+  model_dir, config = classes_model_dir
+  checkpoint = tf.train.latest_checkpoint(os.path.join(model_dir,
+                                                       "checkpoints"))
+  names = dict(tf.train.list_variables(checkpoint))
+  key = next(name for name in names if name.startswith("class_weights"))
+  weights = tf.train.load_variable(checkpoint, key)
+  assert weights.shape == (ab_classes.num_classes(),)
+  assert weights.max() > 2 * weights.min()  # Rebalanced, not all ones.
+  # Resuming restores them instead of recomputing: count prior reads.
+  calls = []
+  original = ab_classes.class_histogram
+  try:
+    ab_classes.class_histogram = lambda *a, **k: calls.append(1) or original(
+        *a, **k)
+    metrics = train.train_and_evaluate(
+        config.replace(train={"train_steps": 6}), model_dir)
+  finally:
+    ab_classes.class_histogram = original
+  assert metrics["step"] == 6 and not calls
+  resumed = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
+  np.testing.assert_array_equal(
+      tf.train.load_variable(resumed, key), weights)
+
+
+def test_export_and_evaluate_decode_at_the_chosen_temperature(
+    classes_model_dir, tmp_path):
+  model_dir, _ = classes_model_dir
+  version_dir = export.export_from_model_dir(model_dir,
+                                             base_dir=str(tmp_path),
+                                             name="classes")
+  loaded = tf.saved_model.load(version_dir)
+  l_star = tf.random.uniform([1, 40, 24, 1], 0, 100, seed=3)
+  ab = loaded.signatures["colorize_lab"](l_star=l_star)["ab"]
+  assert ab.shape == (1, 40, 24, 2)
+  cool = evaluate_lib.load_model_dir(model_dir, decode_temperature=1.0)
+  hot = evaluate_lib.load_model_dir(model_dir, decode_temperature=0.05)
+  assert hot.config.model.decode_temperature == 0.05
+  # Which of the two is more colorful depends on the training (without
+  # rebalancing the mode is often gray); the decode itself is tested above.
+  difference = tf.abs(cool.predict_ab(l_star) - hot.predict_ab(l_star))
+  assert float(tf.reduce_max(difference)) > 1.0
+  with pytest.raises(ValueError, match="decode_temperature"):
+    evaluate_lib.evaluate(model_path=version_dir, decode_temperature=0.5)
+  metadata = json.load(open(os.path.join(version_dir, "assets.extra",
+                                         "colorizer.json")))
+  assert metadata["config"]["model"]["ab_head"] == "classes"
+
+
+@pytest.mark.parametrize("overrides, flag", [
+    ({"model": {"decode_temperature": 0.0}}, "--decode_temperature"),
+    ({"loss": {"rebalance_mix": 1.5}}, "--rebalance_mix"),
+    ({"model": {"ab_head": "classes"}, "loss": {"prior_batches": 0}},
+     "--prior_batches"),
+    ({"model": {"ab_head": "classes"}, "data": {"input_mode": "sketch"}},
+     "--ab_head=classes"),
+])
+def test_bad_class_head_flags_name_the_flag(overrides, flag):
+  with pytest.raises(ValueError, match=flag):
+    flags_lib.validate(config_lib.tiny().replace(**overrides))

@@ -152,23 +152,40 @@ def cross_entropy_per_example(ab_logits: tf.Tensor, ab_real: tf.Tensor,
 class AnnealedMeanDecode(keras.layers.Layer):
   """[B, H, W, Q] logits -> [B, H, W, 2] normalized a*b*, the annealed mean.
 
-  `temperature` is a plain attribute read when a function is traced, so
-  evaluation can try several on one trained model (see set_temperature).
+    probabilities ~ softmax(logits / temperature + rebalance * log w)
+
+  w are class-rebalancing weights (mix 0.5) from the training data's a*b*
+  prior, a non-trainable weight of this layer set before the first step (see
+  set_prior_weights) and so saved with the generator. rebalance = 0 decodes
+  the model's own distribution; rebalance = 1 reweights it as Zhang et al.'s
+  training-time rebalancing would, which favours the rare saturated colors.
+  Applying it at decode time instead lets one trained model choose its
+  vividness on validation data.
+
+  Both are config fields (model.decode_temperature, model.decode_rebalance);
+  colorizer-evaluate and colorizer-export can override them for a trained
+  model, as the checkpoint holds the weights.
   """
 
-  def __init__(self, temperature: float = 0.38, grid: float = GRID,
-               **kwargs):
+  def __init__(self, temperature: float = 0.38, rebalance: float = 0.0,
+               grid: float = GRID, **kwargs):
     kwargs.setdefault("dtype", "float32")
     super().__init__(**kwargs)
-    if temperature <= 0:
-      raise ValueError(f"decode temperature must be positive, got "
-                       f"{temperature}.")
+    check_decode(temperature, rebalance)
     self.temperature = float(temperature)
+    self.rebalance = float(rebalance)
     self.grid = float(grid)
     self._centers = bin_centers(self.grid) / color.AB_SCALE  # [Q, 2]
 
+  def build(self, input_shape):
+    self.log_class_weights = self.add_weight(
+        shape=(len(self._centers),), initializer="zeros", trainable=False,
+        name="log_class_weights")  # [Q]
+
   def call(self, ab_logits):
     logits = tf.cast(ab_logits, tf.float32) / self.temperature
+    if self.rebalance:
+      logits += self.rebalance * tf.cast(self.log_class_weights, tf.float32)
     probabilities = tf.nn.softmax(logits, axis=-1)  # [B, H, W, Q]
     return tf.einsum("bhwq,qc->bhwc", probabilities,
                      tf.constant(self._centers))  # [B, H, W, 2]
@@ -178,7 +195,15 @@ class AnnealedMeanDecode(keras.layers.Layer):
 
   def get_config(self):
     return {**super().get_config(), "temperature": self.temperature,
-            "grid": self.grid}
+            "rebalance": self.rebalance, "grid": self.grid}
+
+
+def check_decode(temperature: float, rebalance: float) -> None:
+  """Raises ValueError naming the flag for an unusable decode setting."""
+  if temperature <= 0:
+    raise ValueError(f"--decode_temperature={temperature}: must be positive.")
+  if rebalance < 0:
+    raise ValueError(f"--decode_rebalance={rebalance}: must be >= 0.")
 
 
 @keras.saving.register_keras_serializable(package="colorizer")
@@ -207,13 +232,13 @@ class BilinearUpsample(keras.layers.Layer):
     return {**super().get_config(), "factor": self.factor}
 
 
-def classification_head(features, temperature: float, seed=None,
-                        upsample: int = 1):
+def classification_head(features, temperature: float, rebalance: float = 0.0,
+                        seed=None, upsample: int = 1):
   """Features -> (logits, ab_normalized): the generator's class output.
 
   Args:
     features: the decoder's last feature map [B, S/upsample, S/upsample, C].
-    temperature: the annealed-mean temperature.
+    temperature, rebalance: the decode settings (AnnealedMeanDecode).
     seed: initializer seed.
     upsample: the decoded a*b* is resized (bilinear) by this factor to the
       output size. As in Zhang et al., who predict at a quarter of the
@@ -229,7 +254,7 @@ def classification_head(features, temperature: float, seed=None,
           stddev=0.02, seed=seed), dtype="float32",
       name=LOGITS_LAYER)(features)  # [B, S/u, S/u, Q]
   ab_normalized = AnnealedMeanDecode(
-      temperature, name="ab_decode")(ab_logits)  # [B, S/u, S/u, 2]
+      temperature, rebalance, name=DECODE_LAYER)(ab_logits)  # [B, S/u, S/u, 2]
   if upsample > 1:
     ab_normalized = BilinearUpsample(
         upsample, name="ab_upsample")(ab_normalized)  # [B, S, S, 2]
@@ -256,17 +281,15 @@ def has_class_head(generator: keras.Model) -> bool:
   return any(layer.name == LOGITS_LAYER for layer in generator.layers)
 
 
-def set_temperature(generator: keras.Model, temperature: float) -> None:
-  """Sets the annealed-mean temperature of a class-head generator.
-
-  Takes effect in functions traced afterwards (and in eager calls).
-
-  Raises:
-    ValueError: for a generator without a class head or a temperature <= 0.
-  """
-  if temperature <= 0:
-    raise ValueError(f"--decode_temperature={temperature}: must be positive.")
+def _decode_layer(generator: keras.Model) -> AnnealedMeanDecode:
   if not has_class_head(generator):
-    raise ValueError("--decode_temperature needs a model trained with "
-                     "--ab_head=classes.")
-  generator.get_layer(DECODE_LAYER).temperature = float(temperature)
+    raise ValueError(f"{generator.name} has no a*b* class head "
+                     "(--ab_head=classes).")
+  return generator.get_layer(DECODE_LAYER)
+
+
+def set_prior_weights(generator: keras.Model, class_weights: np.ndarray
+                      ) -> None:
+  """Stores decode-time rebalancing weights [Q] (> 0) in the generator."""
+  _decode_layer(generator).log_class_weights.assign(
+      np.log(np.asarray(class_weights, np.float32)))

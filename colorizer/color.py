@@ -97,6 +97,21 @@ def denormalize_ab(ab_normalized: tf.Tensor) -> tf.Tensor:
   return ab_normalized * AB_SCALE
 
 
+# Mean a*b* chroma below which an image counts as having no color (a JND is
+# about 2.3): black-and-white photos in color datasets (about 1.5% of
+# CIFAR-10), whose JPEG chroma is exactly 0.
+GRAYSCALE_CHROMA = 1.0
+
+
+def has_color(ab: tf.Tensor) -> tf.Tensor:
+  """Whether an image's a*b* ([..., H, W, 2], a*b* units) has any color.
+
+  Returns a bool scalar: mean chroma sqrt(a*^2 + b*^2) >= GRAYSCALE_CHROMA.
+  """
+  chroma = tf.norm(tf.cast(ab, tf.float32), axis=-1)
+  return tf.reduce_mean(chroma) >= GRAYSCALE_CHROMA
+
+
 def rgb_to_model_inputs(rgb: tf.Tensor):
   """Splits sRGB into the model's normalized input and target.
 

@@ -48,6 +48,10 @@ class DataConfig:
       False, "Cache decoded, resized images in memory (small datasets).")
   max_image_pixels: int = _field(
       64_000_000, "Images with more pixels than this are skipped as unsafe.")
+  skip_grayscale: bool = _field(
+      True, "Leave black-and-white images (mean a*b* chroma < 1) out of "
+      "training and validation: they teach no color, and their gray truth "
+      "gives the gray baseline an infinite PSNR.")
   input_mode: str = _field(
       "grayscale", "What the model colors: grayscale (sees L*, predicts "
       "a*b*) or sketch (sees an XDoG line drawing made from each image, "
@@ -82,7 +86,11 @@ class ModelConfig:
       ("regression", "classes"))
   decode_temperature: float = _field(
       0.38, "Annealed-mean temperature of --ab_head=classes: 1 is the mean "
-      "(dull), towards 0 the mode (vivid); Zhang et al. use 0.38.")
+      "(dull), towards 0 the mode; Zhang et al. use 0.38.")
+  decode_rebalance: float = _field(
+      0.0, "--ab_head=classes: decode with the class distribution reweighted "
+      "by the rebalancing weights to this power; 0 is the model's own "
+      "distribution, higher favours rare, saturated colors (vivid).")
   sync_batch_norm: bool = _field(
       True, "With several replicas, BatchNorm statistics over the global "
       "batch (as on one device) instead of each replica's share.")

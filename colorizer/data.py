@@ -379,6 +379,12 @@ def preprocess(rgb_uint8: tf.Tensor, data_config: config_lib.DataConfig,
       ab, [size, size, 2])
 
 
+def _target_has_color(model_input, target) -> tf.Tensor:
+  """Filter for (model_input, target) pairs: a*b* (or L*a*b*) with color."""
+  del model_input
+  return color.has_color(color.denormalize_ab(target[..., -2:]))
+
+
 def make_datasets(data_config: config_lib.DataConfig, per_replica_batch: int,
                   seed: int, val_batch: Optional[int] = None,
                   input_context: Optional[tf.distribute.InputContext] = None):
@@ -411,11 +417,13 @@ def make_datasets(data_config: config_lib.DataConfig, per_replica_batch: int,
       lambda rgb_uint8, example_seed: preprocess(
           rgb_uint8, data_config, True, example_seed),
       num_parallel_calls=AUTOTUNE)
-  train = train.batch(per_replica_batch, drop_remainder=True,
-                      num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
   val = sources.val.map(lambda rgb_uint8: preprocess(rgb_uint8, data_config,
                                                      False),
                         num_parallel_calls=AUTOTUNE)
+  if data_config.skip_grayscale:
+    train, val = train.filter(_target_has_color), val.filter(_target_has_color)
+  train = train.batch(per_replica_batch, drop_remainder=True,
+                      num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
   val = val.batch(val_batch or per_replica_batch).prefetch(AUTOTUNE)
   options = tf.data.Options()
   options.deterministic = True

@@ -29,7 +29,6 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from colorizer import ab_classes
 from colorizer import color
 from colorizer import config as config_lib
 from colorizer import data
@@ -147,14 +146,16 @@ def _refuse_sketch_models(input_mode: str, model: str) -> None:
 
 
 def load_model_dir(model_dir: str, checkpoint_path: Optional[str] = None,
-                   decode_temperature: float = 0.0) -> LoadedModel:
+                   decode_temperature: float = 0.0,
+                   decode_rebalance: Optional[float] = None) -> LoadedModel:
   """Restores a training checkpoint and scores it through export.predict_ab.
 
   Args:
     model_dir: a training model dir (config.json and checkpoints/).
     checkpoint_path: a checkpoint prefix; default the latest.
-    decode_temperature: for an --ab_head=classes model, the annealed-mean
-      temperature to decode with; 0 keeps the trained config's.
+    decode_temperature, decode_rebalance: for an --ab_head=classes model,
+      the decode to score (see export.restore_generator); 0 and None keep
+      the trained config's.
 
   Returns:
     A LoadedModel whose network runs at the config's image_size.
@@ -166,12 +167,9 @@ def load_model_dir(model_dir: str, checkpoint_path: Optional[str] = None,
   from colorizer import export  # pylint: disable=g-import-not-at-top
   _refuse_sketch_models(config_lib.load(model_dir).data.input_mode,
                         model_dir)
-  generator, config, step = export.restore_generator(model_dir,
-                                                     checkpoint_path)
+  generator, config, step = export.restore_generator(
+      model_dir, checkpoint_path, decode_temperature, decode_rebalance)
   render_size = config.data.image_size
-  if decode_temperature:
-    ab_classes.set_temperature(generator, decode_temperature)
-    config = config.replace(model={"decode_temperature": decode_temperature})
 
   @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1],
                                               tf.float32)])
@@ -181,6 +179,31 @@ def load_model_dir(model_dir: str, checkpoint_path: Optional[str] = None,
 
   return LoadedModel(predict_ab=predict_ab, config=config, step=step,
                      path=model_dir, render_size=render_size)
+
+
+class GrayscaleFilter:
+  """Leaves out images without color (colorizer.color.has_color), counting.
+
+  Colorization benchmarks leave black-and-white photos out of their test
+  sets (Larsson et al. 2016's ctest10k does): their truth is the gray
+  baseline itself, whose per-image PSNR there is infinite.
+  """
+
+  def __init__(self):
+    self.count = 0
+
+  def __call__(self, images: Iterable[np.ndarray], limit: int = 0
+               ) -> Iterator[np.ndarray]:
+    kept = 0
+    for image in images:
+      if limit and kept == limit:
+        return
+      lab = color.rgb_to_lab(color.rgb_uint8_to_float(image))
+      if not bool(color.has_color(lab[..., 1:])):
+        self.count += 1
+        continue
+      kept += 1
+      yield image
 
 
 def evaluation_images(data_config: config_lib.DataConfig, split: str,
@@ -350,6 +373,8 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
              fid_weights: str = "", contact_sheet_images: int = 8,
              batch_size: int = DEFAULT_BATCH_SIZE,
              decode_temperature: float = 0.0,
+             decode_rebalance: Optional[float] = None,
+             skip_grayscale: bool = True,
              progress_stream: Optional[TextIO] = sys.stderr
              ) -> Tuple[EvalResult, Dict[str, str]]:
   """Evaluates a SavedModel or a model dir and writes every report.
@@ -367,8 +392,10 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
     fid_weights: Inception-v3 weights file, "imagenet", or "" for no FID.
     contact_sheet_images: rows of the contact sheet (0: none).
     batch_size: most images per model call.
-    decode_temperature: with model_dir, decode an --ab_head=classes model at
-      this annealed-mean temperature instead of its config's (0).
+    decode_temperature, decode_rebalance: with model_dir, decode an
+      --ab_head=classes model so instead of as its config says (0, None).
+    skip_grayscale: leave images without color out (GrayscaleFilter); then
+      num_images counts the images kept.
     progress_stream: where progress lines go.
 
   Returns:
@@ -387,17 +414,18 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
     raise ValueError(f"--batch_size={batch_size}: must be >= 1.")
   if split not in SPLITS:
     raise ValueError(f"--split={split}: expected one of {', '.join(SPLITS)}.")
-  if decode_temperature < 0 or (decode_temperature and model_path):
-    raise ValueError("--decode_temperature must be >= 0 and needs "
-                     "--model_dir: an export decodes at the temperature it "
-                     "was exported with.")
+  if model_path and (decode_temperature or decode_rebalance is not None):
+    raise ValueError("--decode_temperature and --decode_rebalance need "
+                     "--model_dir: an export decodes as it was exported "
+                     "(colorizer-export takes the same flags).")
   if dataset:
     data.parse_dataset_spec(dataset)
   if fid_weights:
     fid.check_weights(fid_weights)
   loaded = (load_saved_model(model_path) if model_path
             else load_model_dir(model_dir,
-                                decode_temperature=decode_temperature))
+                                decode_temperature=decode_temperature,
+                                decode_rebalance=decode_rebalance))
   # After the model: a bad --model should not wait for a 90 MB download.
   feature_fn, fid_note = None, NO_FID_WEIGHTS_NOTE
   if fid_weights:
@@ -409,8 +437,15 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
   data_config = dataclasses.replace(
       loaded.config.data, dataset=dataset or loaded.config.data.dataset,
       data_dir=data_dir or loaded.config.data.data_dir)
-  images, total, skipped = evaluation_images(
-      data_config, split, num_images, loaded.config.train.seed)
+  grayscale = GrayscaleFilter()
+  if skip_grayscale:
+    images, total, skipped = evaluation_images(data_config, split, 0,
+                                               loaded.config.train.seed)
+    images = grayscale(images, num_images)
+    total = num_images or total  # An upper bound: gray ones are left out.
+  else:
+    images, total, skipped = evaluation_images(
+        data_config, split, num_images, loaded.config.train.seed)
   result = score_images(loaded.predict_ab, images, feature_fn=feature_fn,
                         fid_note=fid_note, batch_size=batch_size,
                         contact_sheet_images=contact_sheet_images,
@@ -418,8 +453,12 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
   result.info = {"model": loaded.path, "step": loaded.step,
                  "render_size": loaded.render_size,
                  "ab_head": loaded.config.model.ab_head,
+                 "decode_temperature": loaded.config.model.decode_temperature,
+                 "decode_rebalance": loaded.config.model.decode_rebalance,
                  "dataset": data_config.dataset, "split": split,
-                 "skipped_files": skipped.count}
+                 "skipped_files": skipped.count,
+                 "grayscale_images_left_out": (grayscale.count
+                                               if skip_grayscale else None)}
   # The resolved version dir, so a model base dir gives runs/eval/<name>_v<N>.
   output_dir = output_dir or evaluate_report.default_output_dir(
       loaded.path if model_path else "", model_dir)

@@ -45,6 +45,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from colorizer import ab_classes
 from colorizer import color
 from colorizer import config as config_lib
 from colorizer import encoder_unet
@@ -377,8 +378,14 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
   return version_dir
 
 
-def restore_generator(model_dir: str, checkpoint_path: Optional[str] = None):
+def restore_generator(model_dir: str, checkpoint_path: Optional[str] = None,
+                      decode_temperature: float = 0.0,
+                      decode_rebalance: Optional[float] = None):
   """Rebuilds the generator from model_dir/config.json and a checkpoint.
+
+  decode_temperature (unless 0) and decode_rebalance (unless None) replace
+  the config's for an --ab_head=classes model: the decode has no trained
+  weights of its own, so it can be chosen after training.
 
   Returns:
     (generator, config, step).
@@ -387,6 +394,19 @@ def restore_generator(model_dir: str, checkpoint_path: Optional[str] = None):
     ValueError: if there is no checkpoint.
   """
   config = config_lib.load(model_dir)
+  decode = {}
+  if decode_temperature:
+    decode["decode_temperature"] = float(decode_temperature)
+  if decode_rebalance is not None:
+    decode["decode_rebalance"] = float(decode_rebalance)
+  if decode:
+    if config.model.ab_head != "classes":
+      raise ValueError(f"--decode_temperature and --decode_rebalance need a "
+                       f"model trained with --ab_head=classes; {model_dir} "
+                       "has a regression head.")
+    config = config.replace(model=decode)
+    ab_classes.check_decode(config.model.decode_temperature,
+                            config.model.decode_rebalance)
   checkpoint_path = checkpoint_path or tf.train.latest_checkpoint(
       os.path.join(model_dir, "checkpoints"))
   if not checkpoint_path:
@@ -410,13 +430,16 @@ def export_from_model_dir(model_dir: str, checkpoint_path: Optional[str] = None,
                           name: Optional[str] = None,
                           version: Optional[int] = None,
                           base_dir: Optional[str] = None,
-                          render_size: Optional[int] = None) -> str:
+                          render_size: Optional[int] = None,
+                          decode_temperature: float = 0.0,
+                          decode_rebalance: Optional[float] = None) -> str:
   """Restores a checkpoint from a model dir and exports it.
 
   Name and base dir default to the config's export group (name falls back to
-  the model dir's basename).
+  the model dir's basename). decode_*: see restore_generator.
   """
-  generator, config, step = restore_generator(model_dir, checkpoint_path)
+  generator, config, step = restore_generator(
+      model_dir, checkpoint_path, decode_temperature, decode_rebalance)
   name = name or config.export.export_name or os.path.basename(
       os.path.normpath(model_dir))
   return export(generator, config, base_dir or config.export.export_base_dir,

@@ -75,6 +75,7 @@ def validate(config: config_lib.Config) -> None:
   Raises:
     ValueError: with a one-line message that names the flag.
   """
+  from colorizer import ab_classes  # pylint: disable=g-import-not-at-top
   from colorizer import data  # pylint: disable=g-import-not-at-top
   from colorizer import encoder_unet  # pylint: disable=g-import-not-at-top
   from colorizer import models  # pylint: disable=g-import-not-at-top
@@ -116,9 +117,8 @@ def validate(config: config_lib.Config) -> None:
   if not 0.0 < optim.decay_fraction <= 1.0:
     raise ValueError(f"--decay_fraction={optim.decay_fraction}: must be in "
                      "(0, 1].")
-  if config.model.decode_temperature <= 0:
-    raise ValueError(f"--decode_temperature={config.model.decode_temperature}"
-                     ": must be positive.")
+  ab_classes.check_decode(config.model.decode_temperature,
+                          config.model.decode_rebalance)
   if not 0.0 <= config.loss.rebalance_mix <= 1.0:
     raise ValueError(f"--rebalance_mix={config.loss.rebalance_mix}: must be "
                      "in [0, 1].")

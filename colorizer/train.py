@@ -192,22 +192,28 @@ def _phase(step: int, train_config: config_lib.TrainConfig):
   return adversarial, frozen, end
 
 
-def _class_weights(config: config_lib.Config) -> np.ndarray:
-  """--ab_head=classes: rebalancing weights from the training data's prior."""
+def _set_class_weights(config: config_lib.Config,
+                       state: steps.TrainState) -> None:
+  """--ab_head=classes: weights from the training data's a*b* prior.
+
+  The cross-entropy's (rebalance_mix) go to state.class_weights; the
+  decode's (mix 0.5, used with decode_rebalance) into the generator.
+  """
   loss_config = config.loss
-  if loss_config.rebalance_mix >= 1.0:
-    return np.ones(ab_classes.num_classes(), np.float32)
   train_ds, _, _ = data.make_datasets(config.data, config.train.batch_size,
                                       config.train.seed)
   counts = ab_classes.class_histogram(
       color.denormalize_ab(ab_normalized) for _, ab_normalized
       in train_ds.take(loss_config.prior_batches))
-  weights = ab_classes.rebalancing_weights(counts, loss_config.rebalance_mix)
-  logging.info("a*b* prior from %d pixels: %d of %d classes seen; class "
+  loss_weights = ab_classes.rebalancing_weights(counts,
+                                                loss_config.rebalance_mix)
+  state.class_weights.assign(loss_weights)
+  ab_classes.set_prior_weights(state.generator,
+                               ab_classes.rebalancing_weights(counts))
+  logging.info("a*b* prior from %d pixels: %d of %d classes seen; loss "
                "weights %.2f..%.2f.", int(counts.sum()),
-               int((counts > 0).sum()), counts.size, weights.min(),
-               weights.max())
-  return weights
+               int((counts > 0).sum()), counts.size, loss_weights.min(),
+               loss_weights.max())
 
 
 def train_and_evaluate(config: config_lib.Config, model_dir: str,
@@ -266,7 +272,7 @@ def train_and_evaluate(config: config_lib.Config, model_dir: str,
                  int(state.step.numpy()))
   start_step = int(state.step.numpy())
   if state.class_weights is not None and start_step == 0:
-    state.class_weights.assign(_class_weights(config))
+    _set_class_weights(config, state)
 
   # {(adversarial, encoder_frozen): step function}. A tf.function traces on
   # its first call, so only the phases this run reaches are traced: at most

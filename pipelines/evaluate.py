@@ -57,6 +57,13 @@ _DECODE_TEMPERATURE = flags.DEFINE_float(
     "decode_temperature", 0.0, "With --model_dir of an --ab_head=classes "
     "run: decode at this annealed-mean temperature (0: the run's own), to "
     "choose the temperature on validation data before exporting.")
+_SKIP_GRAYSCALE = flags.DEFINE_bool(
+    "skip_grayscale", True, "Leave images without color (mean a*b* chroma "
+    "< 1: black-and-white photos) out of the scores, as colorization "
+    "benchmarks do; their number is reported.")
+_DECODE_REBALANCE = flags.DEFINE_float(
+    "decode_rebalance", None, "With --model_dir of an --ab_head=classes run: "
+    "decode with this rebalancing power (unset: the run's own).")
 
 
 def main(argv):
@@ -72,10 +79,15 @@ def main(argv):
         output_json=_OUTPUT_JSON.value, fid_weights=_FID_WEIGHTS.value,
         contact_sheet_images=_CONTACT_SHEET_IMAGES.value,
         batch_size=_BATCH_SIZE.value,
-        decode_temperature=_DECODE_TEMPERATURE.value)
+        decode_temperature=_DECODE_TEMPERATURE.value,
+        decode_rebalance=_DECODE_REBALANCE.value,
+        skip_grayscale=_SKIP_GRAYSCALE.value)
   except ValueError as error:
     sys.exit(f"colorizer-evaluate: error: {error}")
   print(evaluate_report.format_table(result))
+  if result.info.get("grayscale_images_left_out"):
+    print(f"{result.info['grayscale_images_left_out']} black-and-white "
+          "image(s) were left out (--noskip_grayscale scores them).")
   if result.info.get("skipped_files"):
     print(f"{result.info['skipped_files']} unreadable file(s) were skipped.")
   print(f"\nJSON report: {paths['json']}")

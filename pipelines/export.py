@@ -29,6 +29,12 @@ _VERSION = flags.DEFINE_integer("version", 0,
 _RENDER_SIZE = flags.DEFINE_integer(
     "render_size", 0, "Resolution the network runs at (multiple of 2**depth); "
     "0 uses the config's render_size or training image_size.")
+_DECODE_TEMPERATURE = flags.DEFINE_float(
+    "decode_temperature", 0.0, "--ab_head=classes models: export with this "
+    "annealed-mean temperature (0: the training config's).")
+_DECODE_REBALANCE = flags.DEFINE_float(
+    "decode_rebalance", None, "--ab_head=classes models: export with this "
+    "decode rebalancing power (unset: the training config's).")
 flags.mark_flag_as_required("model_dir")
 
 
@@ -43,7 +49,9 @@ def main(argv):
     version_dir = export.export_from_model_dir(
         _MODEL_DIR.value, checkpoint_path=_CHECKPOINT.value or None,
         name=_NAME.value or None, version=_VERSION.value or None,
-        base_dir=_BASE_DIR.value, render_size=_RENDER_SIZE.value or None)
+        base_dir=_BASE_DIR.value, render_size=_RENDER_SIZE.value or None,
+        decode_temperature=_DECODE_TEMPERATURE.value,
+        decode_rebalance=_DECODE_REBALANCE.value)
   except ValueError as error:
     sys.exit(f"colorizer-export: error: {error}")
   print(f"Exported {version_dir}")

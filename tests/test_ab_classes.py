@@ -1,6 +1,5 @@
 """a*b* classification: bins, soft encoding, rebalancing, decode, training."""
 
-import json
 import os
 
 import numpy as np
@@ -185,32 +184,52 @@ def test_training_sets_class_weights_from_the_data_and_resume_keeps_them(
       tf.train.load_variable(resumed, key), weights)
 
 
-def test_export_and_evaluate_decode_at_the_chosen_temperature(
-    classes_model_dir, tmp_path):
+def test_training_stores_the_decode_weights_in_the_generator(
+    classes_model_dir):
   model_dir, _ = classes_model_dir
-  version_dir = export.export_from_model_dir(model_dir,
-                                             base_dir=str(tmp_path),
-                                             name="classes")
-  loaded = tf.saved_model.load(version_dir)
+  generator, _, _ = export.restore_generator(model_dir)
+  log_weights = generator.get_layer(
+      ab_classes.DECODE_LAYER).log_class_weights.numpy()
+  # Mix 0.5 against the data's prior: rare colors weigh more than common.
+  assert log_weights.max() - log_weights.min() > 1.0
+
+
+def test_export_and_evaluate_decode_as_asked(classes_model_dir, tmp_path):
+  model_dir, _ = classes_model_dir
   l_star = tf.random.uniform([1, 40, 24, 1], 0, 100, seed=3)
+  plain = evaluate_lib.load_model_dir(model_dir, decode_temperature=1.0,
+                                      decode_rebalance=0.0)
+  vivid = evaluate_lib.load_model_dir(model_dir, decode_temperature=1.0,
+                                      decode_rebalance=2.0)
+  assert vivid.config.model.decode_rebalance == 2.0
+  chroma = [float(tf.reduce_mean(tf.norm(m.predict_ab(l_star), axis=-1)))
+            for m in (plain, vivid)]
+  assert chroma[1] > chroma[0]  # Rebalancing favours saturated colors.
+  # The export decodes as asked, and says so in its metadata.
+  version_dir = export.export_from_model_dir(
+      model_dir, base_dir=str(tmp_path), name="classes",
+      decode_temperature=1.0, decode_rebalance=2.0)
+  loaded = tf.saved_model.load(version_dir)
   ab = loaded.signatures["colorize_lab"](l_star=l_star)["ab"]
   assert ab.shape == (1, 40, 24, 2)
-  cool = evaluate_lib.load_model_dir(model_dir, decode_temperature=1.0)
-  hot = evaluate_lib.load_model_dir(model_dir, decode_temperature=0.05)
-  assert hot.config.model.decode_temperature == 0.05
-  # Which of the two is more colorful depends on the training (without
-  # rebalancing the mode is often gray); the decode itself is tested above.
-  difference = tf.abs(cool.predict_ab(l_star) - hot.predict_ab(l_star))
-  assert float(tf.reduce_max(difference)) > 1.0
+  np.testing.assert_allclose(ab, vivid.predict_ab(l_star), atol=1e-3)
+  metadata = export.read_metadata(version_dir)
+  assert metadata["config"]["model"]["decode_rebalance"] == 2.0
   with pytest.raises(ValueError, match="decode_temperature"):
     evaluate_lib.evaluate(model_path=version_dir, decode_temperature=0.5)
-  metadata = json.load(open(os.path.join(version_dir, "assets.extra",
-                                         "colorizer.json")))
-  assert metadata["config"]["model"]["ab_head"] == "classes"
+
+
+def test_decode_overrides_need_a_class_head(tmp_path):
+  model_dir = str(tmp_path / "regression")
+  train.train_and_evaluate(config_lib.tiny().replace(
+      train={"train_steps": 1, "eval_every": 0}), model_dir)
+  with pytest.raises(ValueError, match="ab_head=classes"):
+    export.restore_generator(model_dir, decode_temperature=0.5)
 
 
 @pytest.mark.parametrize("overrides, flag", [
     ({"model": {"decode_temperature": 0.0}}, "--decode_temperature"),
+    ({"model": {"decode_rebalance": -1.0}}, "--decode_rebalance"),
     ({"loss": {"rebalance_mix": 1.5}}, "--rebalance_mix"),
     ({"model": {"ab_head": "classes"}, "loss": {"prior_batches": 0}},
      "--prior_batches"),

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from colorizer import color
 from colorizer import config as config_lib
 from colorizer import data
 from colorizer import image_io
@@ -180,3 +181,30 @@ def test_npz_file_and_folder_sources(tmp_path):
   np.savez(tmp_path / "bad.npz", images=images.astype(np.float32))
   with pytest.raises(ValueError, match="must be uint8"):
     data.make_sources(_data_config(dataset=f"npz:{tmp_path}/bad.npz"), 0)
+
+
+def test_black_and_white_images_are_left_out_unless_asked(tmp_path):
+  colorful = [conftest.random_photo(32, 32, seed) for seed in range(6)]
+  # Gray (R = G = B) photos, as CIFAR-10 holds about 1.5% of.
+  gray = [np.repeat(photo.mean(-1, keepdims=True), 3, -1).astype(np.uint8)
+          for photo in colorful[:4]]
+  np.savez(tmp_path / "train.npz", images=np.stack(colorful[:4] + gray[:2]))
+  np.savez(tmp_path / "val.npz", images=np.stack(colorful[4:] + gray[2:]))
+  for skip, expected_val in ((True, 2), (False, 4)):
+    config = _data_config(dataset=f"npz:{tmp_path}", skip_grayscale=skip)
+    train_ds, val_ds, _ = data.make_datasets(config, 6, seed=0)
+    val_targets = np.concatenate([ab for _, ab in val_ds])
+    assert len(val_targets) == expected_val
+    _, train_ab = next(iter(train_ds))
+    chroma = np.linalg.norm(train_ab.numpy() * color.AB_SCALE, axis=-1)
+    has_gray = bool((chroma.mean((1, 2)) < color.GRAYSCALE_CHROMA).any())
+    assert has_gray == (not skip)
+
+
+def test_has_color_threshold():
+  ab = np.zeros([4, 4, 2], np.float32)
+  assert not bool(color.has_color(ab))
+  ab[..., 1] = 0.9  # Below a just-noticeable difference.
+  assert not bool(color.has_color(ab))
+  ab[..., 1] = 2.0
+  assert bool(color.has_color(ab))

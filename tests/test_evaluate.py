@@ -361,3 +361,32 @@ def test_binary_end_to_end(saved_model, image_folder, tmp_path):
   with open(output_dir / "metrics.json") as f:
     assert json.load(f)["num_images"] == len(IMAGE_SIZES)
   assert (output_dir / "contact_sheet.png").exists()
+
+
+def test_black_and_white_truths_are_left_out_and_counted(saved_model,
+                                                         tmp_path):
+  folder = tmp_path / "mixed"
+  folder.mkdir()
+  photos = _images()[:3]
+  for index, rgb_uint8 in enumerate(photos):
+    Image.fromarray(rgb_uint8).save(folder / f"color_{index}.png")
+    gray = np.repeat(rgb_uint8.mean(-1, keepdims=True), 3, -1)
+    Image.fromarray(gray.astype(np.uint8)).save(folder / f"gray_{index}.png")
+  kept, _ = evaluate_lib.evaluate(
+      model_path=saved_model, dataset=f"folder:{folder}", split="all",
+      output_dir=str(tmp_path / "kept"), progress_stream=None)
+  assert kept.num_images == 3
+  assert kept.info["grayscale_images_left_out"] == 3
+  assert np.isfinite(kept.gray["psnr"])
+  every, _ = evaluate_lib.evaluate(
+      model_path=saved_model, dataset=f"folder:{folder}", split="all",
+      output_dir=str(tmp_path / "all"), skip_grayscale=False,
+      progress_stream=None)
+  assert every.num_images == 6
+  # A gray truth is the gray baseline itself: its PSNR hits the 100 dB cap.
+  assert every.gray["psnr"] > kept.gray["psnr"] + 20
+  # --num_images counts the images kept.
+  two, _ = evaluate_lib.evaluate(
+      model_path=saved_model, dataset=f"folder:{folder}", split="all",
+      num_images=2, output_dir=str(tmp_path / "two"), progress_stream=None)
+  assert two.num_images == 2

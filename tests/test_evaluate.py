@@ -390,3 +390,21 @@ def test_black_and_white_truths_are_left_out_and_counted(saved_model,
       model_path=saved_model, dataset=f"folder:{folder}", split="all",
       num_images=2, output_dir=str(tmp_path / "two"), progress_stream=None)
   assert two.num_images == 2
+
+
+def test_decode_table_lists_each_report_against_gray(tmp_path):
+  from docs import decode_table  # pylint: disable=g-import-not-at-top
+  for temperature, rebalance, psnr in ((1.0, 0.0, 25.0), (0.38, 1.5, 24.0)):
+    run_dir = tmp_path / f"T{temperature}_B{rebalance}"
+    run_dir.mkdir()
+    values = {"psnr": psnr, "delta_e2000": 9.0, "colorfulness": 20.0,
+              "colorfulness_true": 30.0, "delta_colorfulness": 10.0}
+    gray = dict(values, psnr=24.5, delta_e2000=10.0, colorfulness=0.0,
+                delta_colorfulness=30.0)
+    (run_dir / "metrics.json").write_text(json.dumps({
+        "decode_temperature": temperature, "decode_rebalance": rebalance,
+        "metrics": {"model": values, "gray_baseline": gray}}))
+  lines = decode_table.markdown(str(tmp_path)).splitlines()
+  assert len(lines) == 4
+  assert lines[2].startswith("| 0.38 | 1.5 | 24.00 (24.50) | -0.50 |")
+  assert lines[3].startswith("| 1 | 0 | 25.00 (24.50) | +0.50 |")

@@ -207,7 +207,7 @@ class GrayscaleFilter:
 
 
 def evaluation_images(data_config: config_lib.DataConfig, split: str,
-                      num_images: int, seed: int
+                      num_images: int, seed: int, image_offset: int = 0
                       ) -> Tuple[Iterator[np.ndarray], Optional[int],
                                  image_io.SkipCounter]:
   """The images to score, each uint8 [H, W, 3] at its own size.
@@ -219,6 +219,8 @@ def evaluation_images(data_config: config_lib.DataConfig, split: str,
       "all" (val then train: a folder kept only for evaluation).
     num_images: the first this many; 0 for all.
     seed: the split seed; the training seed gives the training split.
+    image_offset: skip this many images of the split first (so that, say,
+      a decode chosen on the first images is reported on the others).
 
   Returns:
     (images, total, skipped): an iterator of NumPy images, their number when
@@ -239,6 +241,9 @@ def evaluation_images(data_config: config_lib.DataConfig, split: str,
     total = (sources.num_val + sources.num_train
              if sources.num_val is not None and sources.num_train is not None
              else None)
+  if image_offset:
+    dataset = dataset.skip(image_offset)
+    total = None if total is None else max(0, total - image_offset)
   if num_images:
     dataset = dataset.take(num_images)
     total = num_images if total is None else min(total, num_images)
@@ -375,6 +380,7 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
              decode_temperature: float = 0.0,
              decode_rebalance: Optional[float] = None,
              skip_grayscale: bool = True,
+             image_offset: int = 0,
              progress_stream: Optional[TextIO] = sys.stderr
              ) -> Tuple[EvalResult, Dict[str, str]]:
   """Evaluates a SavedModel or a model dir and writes every report.
@@ -396,6 +402,7 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
       --ab_head=classes model so instead of as its config says (0, None).
     skip_grayscale: leave images without color out (GrayscaleFilter); then
       num_images counts the images kept.
+    image_offset: skip the split's first images (evaluation_images).
     progress_stream: where progress lines go.
 
   Returns:
@@ -408,8 +415,9 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
   if bool(model_path) == bool(model_dir):
     raise ValueError("Give exactly one of --model (an exported SavedModel) "
                      "and --model_dir (a training model dir).")
-  if num_images < 0 or contact_sheet_images < 0:
-    raise ValueError("--num_images and --contact_sheet_images must be >= 0.")
+  if num_images < 0 or contact_sheet_images < 0 or image_offset < 0:
+    raise ValueError("--num_images, --image_offset and "
+                     "--contact_sheet_images must be >= 0.")
   if batch_size < 1:
     raise ValueError(f"--batch_size={batch_size}: must be >= 1.")
   if split not in SPLITS:
@@ -439,13 +447,14 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
       data_dir=data_dir or loaded.config.data.data_dir)
   grayscale = GrayscaleFilter()
   if skip_grayscale:
-    images, total, skipped = evaluation_images(data_config, split, 0,
-                                               loaded.config.train.seed)
+    images, total, skipped = evaluation_images(
+        data_config, split, 0, loaded.config.train.seed, image_offset)
     images = grayscale(images, num_images)
     total = num_images or total  # An upper bound: gray ones are left out.
   else:
     images, total, skipped = evaluation_images(
-        data_config, split, num_images, loaded.config.train.seed)
+        data_config, split, num_images, loaded.config.train.seed,
+        image_offset)
   result = score_images(loaded.predict_ab, images, feature_fn=feature_fn,
                         fid_note=fid_note, batch_size=batch_size,
                         contact_sheet_images=contact_sheet_images,
@@ -456,6 +465,7 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
                  "decode_temperature": loaded.config.model.decode_temperature,
                  "decode_rebalance": loaded.config.model.decode_rebalance,
                  "dataset": data_config.dataset, "split": split,
+                 "image_offset": image_offset,
                  "skipped_files": skipped.count,
                  "grayscale_images_left_out": (grayscale.count
                                                if skip_grayscale else None)}

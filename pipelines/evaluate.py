@@ -40,6 +40,9 @@ _SPLIT = flags.DEFINE_enum(
     "val_fraction); all: val then train, for a source kept for evaluation.")
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 0,
                                    "Score the first N images; 0 for all.")
+_IMAGE_OFFSET = flags.DEFINE_integer(
+    "image_offset", 0, "Skip the split's first N images (e.g. to report on "
+    "images other than those a decode was chosen on).")
 _OUTPUT_DIR = flags.DEFINE_string(
     "output_dir", "", "Reports go here; default --model_dir, or "
     "runs/eval/<name>_v<version> for --model.")
@@ -81,7 +84,8 @@ def main(argv):
         batch_size=_BATCH_SIZE.value,
         decode_temperature=_DECODE_TEMPERATURE.value,
         decode_rebalance=_DECODE_REBALANCE.value,
-        skip_grayscale=_SKIP_GRAYSCALE.value)
+        skip_grayscale=_SKIP_GRAYSCALE.value,
+        image_offset=_IMAGE_OFFSET.value)
   except ValueError as error:
     sys.exit(f"colorizer-evaluate: error: {error}")
   print(evaluate_report.format_table(result))

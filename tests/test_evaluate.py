@@ -408,3 +408,15 @@ def test_decode_table_lists_each_report_against_gray(tmp_path):
   assert len(lines) == 4
   assert lines[2].startswith("| 0.38 | 1.5 | 24.00 (24.50) | -0.50 |")
   assert lines[3].startswith("| 1 | 0 | 25.00 (24.50) | +0.50 |")
+
+
+def test_image_offset_skips_the_first_images_of_the_split():
+  data_config = config_lib.tiny().data
+  first, total, _ = evaluate_lib.evaluation_images(data_config, "val", 5, 0)
+  first = list(first)
+  later, later_total, _ = evaluate_lib.evaluation_images(
+      data_config, "val", 2, 0, image_offset=3)
+  later = list(later)
+  assert total == 5 and later_total == 2 and len(later) == 2
+  for expected, image in zip(first[3:], later):
+    np.testing.assert_array_equal(expected, image)

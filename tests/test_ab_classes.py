@@ -239,3 +239,19 @@ def test_decode_overrides_need_a_class_head(tmp_path):
 def test_bad_class_head_flags_name_the_flag(overrides, flag):
   with pytest.raises(ValueError, match=flag):
     flags_lib.validate(config_lib.tiny().replace(**overrides))
+
+
+@pytest.mark.parametrize("name", sorted(config_lib.PRESETS))
+def test_every_preset_is_a_valid_config(name):
+  flags_lib.validate(config_lib.preset(name))
+
+
+def test_the_cifar10_preset_decodes_its_class_head_as_chosen():
+  config = config_lib.cifar10()
+  generator = models.build_generator(config.replace(
+      model={"base_filters": 8}))
+  decode = generator.get_layer(ab_classes.DECODE_LAYER)
+  assert (decode.temperature, decode.rebalance) == (
+      config.model.decode_temperature, config.model.decode_rebalance)
+  # No adversarial phase: the cross-entropy trains the whole run.
+  assert config.train.pretrain_steps == config.train.train_steps

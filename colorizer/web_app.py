@@ -28,6 +28,7 @@ import base64
 import dataclasses
 import io
 import json
+import signal
 import threading
 from typing import List, Optional, Sequence, Tuple
 
@@ -302,17 +303,27 @@ def create_app(colorize_fn: ColorizeFn,
 
 
 def serve(app: flask.Flask, host: str, port: int) -> None:
-  """Serves app with werkzeug's threaded server until Ctrl+C.
+  """Serves app with werkzeug's threaded server until Ctrl+C or SIGTERM.
 
-  Prints the page's URL (with the real port when port is 0) first.
+  Prints the page's URL (with the real port when port is 0) first. Call it
+  from the main thread: the signals ask the server loop to stop (it checks
+  twice a second) instead of raising KeyboardInterrupt wherever the loop
+  happens to be, which could leave it stuck halfway through a step.
   """
   server = werkzeug.serving.make_server(host, port, app, threaded=True)
+
+  def stop(unused_signum, unused_frame):
+    # shutdown() waits for the loop to end, so not from the loop's thread.
+    threading.Thread(target=server.shutdown, daemon=True).start()
+
+  previous = {number: signal.signal(number, stop)
+              for number in (signal.SIGINT, signal.SIGTERM)}
   shown_host = f"[{host}]" if ":" in host else host
   print(f"Colorizer page: http://{shown_host}:{server.server_port}/ "
         "(Ctrl+C to stop)", flush=True)
   try:
     server.serve_forever()
-  except KeyboardInterrupt:
-    pass
   finally:
+    for number, handler in previous.items():
+      signal.signal(number, handler)
     server.server_close()

@@ -87,6 +87,19 @@ def test_binary_end_to_end_with_serving_url(fake_serving):
   assert process.returncode == 0
 
 
+def test_binary_stops_cleanly_on_sigterm(fake_serving):
+  process = subprocess.Popen(
+      [sys.executable, "-m", "pipelines.web", "--port=0",
+       f"--serving_url={fake_serving.url}"],
+      cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  try:
+    _page_url(process)
+  finally:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+  assert process.returncode == 0
+
+
 def test_serving_mode_imports_no_tensorflow():
   code = ("import sys; from colorizer import web_app; "
           "web_app.create_app(web_app.serving_colorizer('http://127.0.0.1:1/'))"

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from colorizer import color
 from colorizer import config as config_lib
+from colorizer import eval_images
 from colorizer import evaluate_lib
 from colorizer import evaluate_report
 from colorizer import export
@@ -281,13 +282,13 @@ def test_fid_with_a_real_inception_v3_weights_file(saved_model, tmp_path):
 def test_batches_keep_order_and_split_on_size_count_and_pixels():
   images = [np.full([10, 10, 3], index, np.uint8) for index in range(5)]
   images.insert(2, np.zeros([10, 12, 3], np.uint8))
-  batches = list(evaluate_lib.batches_by_size(images, batch_size=2,
+  batches = list(eval_images.batches_by_size(images, batch_size=2,
                                               max_pixels=1000))
   assert [batch.shape[:3] for batch in batches] == [
       (2, 10, 10), (1, 10, 12), (2, 10, 10), (1, 10, 10)]
   assert [int(image[0, 0, 0]) for batch in batches for image in batch] == [
       0, 1, 0, 2, 3, 4]
-  budget = list(evaluate_lib.batches_by_size(images[3:], batch_size=8,
+  budget = list(eval_images.batches_by_size(images[3:], batch_size=8,
                                              max_pixels=250))
   assert [len(batch) for batch in budget] == [2, 1]
 
@@ -412,9 +413,9 @@ def test_decode_table_lists_each_report_against_gray(tmp_path):
 
 def test_image_offset_skips_the_first_images_of_the_split():
   data_config = config_lib.tiny().data
-  first, total, _ = evaluate_lib.evaluation_images(data_config, "val", 5, 0)
+  first, total, _ = eval_images.evaluation_images(data_config, "val", 5, 0)
   first = list(first)
-  later, later_total, _ = evaluate_lib.evaluation_images(
+  later, later_total, _ = eval_images.evaluation_images(
       data_config, "val", 2, 0, image_offset=3)
   later = list(later)
   assert total == 5 and later_total == 2 and len(later) == 2

@@ -21,7 +21,7 @@ losses, the GAN, evaluation, exports) sees a*b* as with a regression head.
 """
 
 import functools
-from typing import Iterable
+from typing import Iterable, Optional
 
 import keras
 import numpy as np
@@ -60,6 +60,18 @@ def _squared_distances(ab: tf.Tensor, centers: tf.Tensor) -> tf.Tensor:
           + tf.reduce_sum(tf.square(centers), -1)[None, :])
 
 
+def _pixel_distances(ab: tf.Tensor, grid: float) -> tf.Tensor:
+  """[..., 2] a*b* -> [N, Q] squared distances to the class centers."""
+  ab = tf.reshape(tf.cast(ab, tf.float32), [-1, 2])
+  return tf.maximum(
+      _squared_distances(ab, tf.constant(bin_centers(grid))), 0.0)
+
+
+def nearest_class(ab: tf.Tensor, grid: float = GRID) -> tf.Tensor:
+  """[..., 2] a*b* (a*b* units) -> [N] int32 index of the nearest center."""
+  return tf.argmin(_pixel_distances(ab, grid), axis=-1, output_type=tf.int32)
+
+
 def soft_encode(ab: tf.Tensor, grid: float = GRID, sigma: float = 5.0,
                 neighbors: int = 5):
   """Soft class targets for a*b* pixels.
@@ -74,9 +86,7 @@ def soft_encode(ab: tf.Tensor, grid: float = GRID, sigma: float = 5.0,
     (targets [N, Q] summing to 1 per row, nearest [N] int32 class index),
     with N the number of pixels.
   """
-  centers = tf.constant(bin_centers(grid))
-  ab = tf.reshape(tf.cast(ab, tf.float32), [-1, 2])
-  distances = tf.maximum(_squared_distances(ab, centers), 0.0)  # [N, Q]
+  distances = _pixel_distances(ab, grid)  # [N, Q]
   kth = -tf.math.top_k(-distances, k=neighbors).values[:, -1:]  # [N, 1]
   weights = tf.where(distances <= kth,
                      tf.exp(-distances / (2.0 * sigma ** 2)), 0.0)
@@ -90,8 +100,8 @@ def class_histogram(ab_batches: Iterable[tf.Tensor],
   """Counts of nearest classes over batches of a*b* (a*b* units): [Q]."""
   counts = np.zeros(num_classes(grid), np.float64)
   for ab in ab_batches:
-    _, nearest = soft_encode(ab, grid)
-    counts += np.bincount(nearest.numpy(), minlength=counts.size)
+    counts += np.bincount(nearest_class(ab, grid).numpy(),
+                          minlength=counts.size)
   return counts
 
 
@@ -123,7 +133,7 @@ def rebalancing_weights(counts: np.ndarray, mix: float = 0.5,
 
 
 def cross_entropy_per_example(ab_logits: tf.Tensor, ab_real: tf.Tensor,
-                              class_weights: tf.Tensor,
+                              class_weights: Optional[tf.Tensor] = None,
                               grid: float = GRID) -> tf.Tensor:
   """Rebalanced soft-target cross-entropy, mean over each example's pixels.
 
@@ -131,7 +141,7 @@ def cross_entropy_per_example(ab_logits: tf.Tensor, ab_real: tf.Tensor,
     ab_logits: [B, h, w, Q] class logits.
     ab_real: [B, H, W, 2] normalized ground-truth a*b*; area-resized to
       h x w when the head predicts at a lower resolution.
-    class_weights: [Q] weights (ones for no rebalancing).
+    class_weights: [Q] weights, or None for no rebalancing.
     grid: bin width.
 
   Returns:
@@ -144,7 +154,8 @@ def cross_entropy_per_example(ab_logits: tf.Tensor, ab_real: tf.Tensor,
   targets, nearest = soft_encode(color.denormalize_ab(ab_real), grid)
   log_probs = tf.nn.log_softmax(tf.reshape(logits, tf.shape(targets)))
   per_pixel = -tf.reduce_sum(targets * log_probs, -1)
-  per_pixel *= tf.gather(tf.cast(class_weights, tf.float32), nearest)
+  if class_weights is not None:
+    per_pixel *= tf.gather(tf.cast(class_weights, tf.float32), nearest)
   return tf.reduce_mean(tf.reshape(per_pixel, [batch, -1]), axis=1)
 
 

@@ -49,9 +49,10 @@ class DataConfig:
   max_image_pixels: int = _field(
       64_000_000, "Images with more pixels than this are skipped as unsafe.")
   skip_grayscale: bool = _field(
-      True, "Leave black-and-white images (mean a*b* chroma < 1) out of "
-      "training and validation: they teach no color, and their gray truth "
-      "gives the gray baseline an infinite PSNR.")
+      True, "Leave black-and-white examples (mean a*b* chroma < 1, judged "
+      "on each preprocessed crop) out of training and validation: they "
+      "teach no color, and their gray truth gives the gray baseline an "
+      "infinite PSNR.")
   input_mode: str = _field(
       "grayscale", "What the model colors: grayscale (sees L*, predicts "
       "a*b*) or sketch (sees an XDoG line drawing made from each image, "

@@ -45,7 +45,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from colorizer import ab_classes
 from colorizer import color
 from colorizer import config as config_lib
 from colorizer import encoder_unet
@@ -404,9 +403,7 @@ def restore_generator(model_dir: str, checkpoint_path: Optional[str] = None,
       raise ValueError(f"--decode_temperature and --decode_rebalance need a "
                        f"model trained with --ab_head=classes; {model_dir} "
                        "has a regression head.")
-    config = config.replace(model=decode)
-    ab_classes.check_decode(config.model.decode_temperature,
-                            config.model.decode_rebalance)
+    config = config.replace(model=decode)  # The decode layer checks them.
   checkpoint_path = checkpoint_path or tf.train.latest_checkpoint(
       os.path.join(model_dir, "checkpoints"))
   if not checkpoint_path:

@@ -122,11 +122,9 @@ def validate(config: config_lib.Config) -> None:
   if not 0.0 <= config.loss.rebalance_mix <= 1.0:
     raise ValueError(f"--rebalance_mix={config.loss.rebalance_mix}: must be "
                      "in [0, 1].")
+  models.check_output_head(config)
   if config.model.ab_head == "classes":
     positive("prior_batches", config.loss.prior_batches)
-    if data_config.input_mode != "grayscale":
-      raise ValueError("--ab_head=classes predicts a*b* only; it needs "
-                       "--input_mode=grayscale.")
   if config.model.disc_layers < 1:
     raise ValueError(f"--disc_layers={config.model.disc_layers}: must be >= 1.")
   if config.model.generator == "unet":

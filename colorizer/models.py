@@ -122,6 +122,13 @@ def upsample(inputs, filters: int, name: str, dropout_rate: float = 0.0,
   return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
+def check_output_head(config: config_lib.Config) -> None:
+  """Raises ValueError for a class head outside grayscale mode."""
+  if config.model.ab_head == "classes" and config.data.input_mode != "grayscale":
+    raise ValueError("--ab_head=classes predicts a*b* only; it needs "
+                     "--input_mode=grayscale.")
+
+
 def build_generator(config: config_lib.Config, seed=None,
                     synchronized: bool = False) -> keras.Model:
   """The U-Net generator: normalized L* (or drawing) in, a*b* (or L*a*b*) out.
@@ -144,9 +151,7 @@ def build_generator(config: config_lib.Config, seed=None,
       an encoder generator in sketch mode.
   """
   input_name, output_name, num_outputs = _mode_names(config.data.input_mode)
-  if config.model.ab_head == "classes" and config.data.input_mode != "grayscale":
-    raise ValueError("--ab_head=classes predicts a*b* only; it needs "
-                     "--input_mode=grayscale.")
+  check_output_head(config)
   if config.model.generator != "unet":
     # Imported here: encoder_unet builds its decoder from this module's blocks.
     from colorizer import encoder_unet  # pylint: disable=g-import-not-at-top
@@ -217,9 +222,6 @@ def build_discriminator(config: config_lib.Config, seed=None,
     ValueError: for an unknown input mode.
   """
   input_name, output_name, num_outputs = _mode_names(config.data.input_mode)
-  if config.model.ab_head == "classes" and config.data.input_mode != "grayscale":
-    raise ValueError("--ab_head=classes predicts a*b* only; it needs "
-                     "--input_mode=grayscale.")
   model_config = config.model
   base = model_config.disc_base_filters or model_config.base_filters
   cap = model_config.max_filters or 8 * model_config.base_filters

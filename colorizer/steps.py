@@ -31,21 +31,21 @@ class TrainState:
   # A pretrained encoder's own Adam (None for --generator=unet): see
   # build_state.
   encoder_optimizer: Optional[keras.optimizers.Optimizer] = None
-  # --ab_head=classes: the cross-entropy's per-class weights [Q], set from
-  # the training data's a*b* prior before the first step (see
-  # colorizer.ab_classes) and checkpointed so a resumed run keeps them.
+  # --ab_head=classes with --rebalance_mix < 1: the cross-entropy's
+  # per-class weights [Q], set from the training data's a*b* prior before
+  # the first step (see colorizer.ab_classes) and checkpointed so a resumed
+  # run keeps them. None when every weight would be 1.
   class_weights: Optional[tf.Variable] = None
 
   def checkpoint(self) -> tf.train.Checkpoint:
-    optimizers = {"gen_optimizer": self.gen_optimizer,
-                  "disc_optimizer": self.disc_optimizer}
-    if self.encoder_optimizer is not None:
-      optimizers["encoder_optimizer"] = self.encoder_optimizer
-    if self.class_weights is not None:
-      optimizers["class_weights"] = self.class_weights
+    optional = {"encoder_optimizer": self.encoder_optimizer,
+                "class_weights": self.class_weights}
     return tf.train.Checkpoint(
         generator=self.generator, discriminator=self.discriminator,
-        step=self.step, **optimizers)
+        gen_optimizer=self.gen_optimizer, disc_optimizer=self.disc_optimizer,
+        step=self.step,
+        **{name: value for name, value in optional.items()
+           if value is not None})
 
 
 def learning_rate_at(step: tf.Tensor, base_rate: float,
@@ -130,7 +130,7 @@ def build_state(config: config_lib.Config,
     gen_optimizer.build(decoder_variables)
     disc_optimizer.build(discriminator.trainable_variables)
     class_weights = None
-    if config.model.ab_head == "classes":
+    if config.model.ab_head == "classes" and config.loss.rebalance_mix < 1:
       class_weights = tf.Variable(
           tf.ones([ab_classes.num_classes()]), trainable=False,
           name="class_weights")
@@ -174,7 +174,7 @@ def make_train_step(state: TrainState, config: config_lib.Config,
                  if encoder is not None else set())
   # A class head: the step needs the logits as well as the decoded a*b*.
   logits_view = (ab_classes.logits_and_ab(generator)
-                 if state.class_weights is not None else None)
+                 if ab_classes.has_class_head(generator) else None)
 
   def train_step(l_channel, ab_real):
     # Python state read while tracing: the whole traced step sees it.

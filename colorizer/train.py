@@ -196,8 +196,9 @@ def _set_class_weights(config: config_lib.Config,
                        state: steps.TrainState) -> None:
   """--ab_head=classes: weights from the training data's a*b* prior.
 
-  The cross-entropy's (rebalance_mix) go to state.class_weights; the
-  decode's (mix 0.5, used with decode_rebalance) into the generator.
+  The cross-entropy's (rebalance_mix, when below 1) go to
+  state.class_weights; the decode's (mix 0.5, used with decode_rebalance)
+  into the generator.
   """
   loss_config = config.loss
   train_ds, _, _ = data.make_datasets(config.data, config.train.batch_size,
@@ -207,7 +208,8 @@ def _set_class_weights(config: config_lib.Config,
       in train_ds.take(loss_config.prior_batches))
   loss_weights = ab_classes.rebalancing_weights(counts,
                                                 loss_config.rebalance_mix)
-  state.class_weights.assign(loss_weights)
+  if state.class_weights is not None:
+    state.class_weights.assign(loss_weights)
   ab_classes.set_prior_weights(state.generator,
                                ab_classes.rebalancing_weights(counts))
   logging.info("a*b* prior from %d pixels: %d of %d classes seen; loss "
@@ -271,7 +273,7 @@ def train_and_evaluate(config: config_lib.Config, model_dir: str,
     logging.info("Resumed from %s at step %d.", manager.latest_checkpoint,
                  int(state.step.numpy()))
   start_step = int(state.step.numpy())
-  if state.class_weights is not None and start_step == 0:
+  if ab_classes.has_class_head(state.generator) and start_step == 0:
     _set_class_weights(config, state)
 
   # {(adversarial, encoder_frozen): step function}. A tf.function traces on

@@ -92,6 +92,10 @@ class ModelConfig:
       0.0, "--ab_head=classes: decode with the class distribution reweighted "
       "by the rebalancing weights to this power; 0 is the model's own "
       "distribution, higher favours rare, saturated colors (vivid).")
+  test_time_flip: bool = _field(
+      False, "At inference (export, evaluate, in-training validation): "
+      "average the prediction for the image and for its mirror image. Twice "
+      "the network's compute; lifts fidelity at any colorfulness.")
   sync_batch_norm: bool = _field(
       True, "With several replicas, BatchNorm statistics over the global "
       "batch (as on one device) instead of each replica's share.")

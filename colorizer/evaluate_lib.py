@@ -142,7 +142,8 @@ def _refuse_sketch_models(input_mode: str, model: str) -> None:
 
 def load_model_dir(model_dir: str, checkpoint_path: Optional[str] = None,
                    decode_temperature: float = 0.0,
-                   decode_rebalance: Optional[float] = None) -> LoadedModel:
+                   decode_rebalance: Optional[float] = None,
+                   test_time_flip: Optional[bool] = None) -> LoadedModel:
   """Restores a training checkpoint and scores it through export.predict_ab.
 
   Args:
@@ -151,6 +152,7 @@ def load_model_dir(model_dir: str, checkpoint_path: Optional[str] = None,
     decode_temperature, decode_rebalance: for an --ab_head=classes model,
       the decode to score (see export.restore_generator); 0 and None keep
       the trained config's.
+    test_time_flip: replaces the config's model.test_time_flip unless None.
 
   Returns:
     A LoadedModel whose network runs at the config's image_size.
@@ -160,17 +162,19 @@ def load_model_dir(model_dir: str, checkpoint_path: Optional[str] = None,
       sketch model (not scored yet).
   """
   from colorizer import export  # pylint: disable=g-import-not-at-top
+  from colorizer import models  # pylint: disable=g-import-not-at-top
   _refuse_sketch_models(config_lib.load(model_dir).data.input_mode,
                         model_dir)
   generator, config, step = export.restore_generator(
-      model_dir, checkpoint_path, decode_temperature, decode_rebalance)
+      model_dir, checkpoint_path, decode_temperature, decode_rebalance,
+      test_time_flip)
   render_size = config.data.image_size
+  generator_fn = models.inference_fn(generator, config.model.test_time_flip)
 
   @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1],
                                               tf.float32)])
   def predict_ab(l_star):
-    return export.predict_ab(lambda l_norm: generator(l_norm, training=False),
-                             l_star, render_size)
+    return export.predict_ab(generator_fn, l_star, render_size)
 
   return LoadedModel(predict_ab=predict_ab, config=config, step=step,
                      path=model_dir, render_size=render_size)
@@ -275,6 +279,7 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
              batch_size: int = DEFAULT_BATCH_SIZE,
              decode_temperature: float = 0.0,
              decode_rebalance: Optional[float] = None,
+             test_time_flip: Optional[bool] = None,
              skip_grayscale: bool = True,
              image_offset: int = 0,
              progress_stream: Optional[TextIO] = sys.stderr
@@ -296,6 +301,8 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
     batch_size: most images per model call.
     decode_temperature, decode_rebalance: with model_dir, decode an
       --ab_head=classes model so instead of as its config says (0, None).
+    test_time_flip: with model_dir, replaces model.test_time_flip (None
+      keeps the run's).
     skip_grayscale: leave images without color out (GrayscaleFilter); then
       num_images counts the images kept.
     image_offset: skip the split's first images (evaluation_images).
@@ -319,10 +326,11 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
   if split not in eval_images.SPLITS:
     raise ValueError(f"--split={split}: expected one of "
                      f"{', '.join(eval_images.SPLITS)}.")
-  if model_path and (decode_temperature or decode_rebalance is not None):
-    raise ValueError("--decode_temperature and --decode_rebalance need "
-                     "--model_dir: an export decodes as it was exported "
-                     "(colorizer-export takes the same flags).")
+  if model_path and (decode_temperature or decode_rebalance is not None or
+                     test_time_flip is not None):
+    raise ValueError("--decode_temperature, --decode_rebalance and "
+                     "--test_time_flip need --model_dir: an export runs as it "
+                     "was exported (colorizer-export takes the same flags).")
   if dataset:
     data.parse_dataset_spec(dataset)
   if fid_weights:
@@ -330,7 +338,8 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
   loaded = (load_saved_model(model_path) if model_path
             else load_model_dir(model_dir,
                                 decode_temperature=decode_temperature,
-                                decode_rebalance=decode_rebalance))
+                                decode_rebalance=decode_rebalance,
+                                test_time_flip=test_time_flip))
   # After the model: a bad --model should not wait for a 90 MB download.
   feature_fn, fid_note = None, NO_FID_WEIGHTS_NOTE
   if fid_weights:
@@ -361,6 +370,7 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
                  "ab_head": loaded.config.model.ab_head,
                  "decode_temperature": loaded.config.model.decode_temperature,
                  "decode_rebalance": loaded.config.model.decode_rebalance,
+                 "test_time_flip": loaded.config.model.test_time_flip,
                  "dataset": data_config.dataset, "split": split,
                  "image_offset": image_offset,
                  "skipped_files": skipped.count,

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from colorizer import color
 from colorizer import metrics as metrics_lib
+from colorizer import models
 
 GRID_ROWS = 8
 
@@ -29,14 +30,9 @@ def _ssim(rgb_pred, rgb_true):
                        filter_size=filter_size)
 
 
-def make_predict_fn(generator: keras.Model):
-  """A traced inference function: l_channel -> ab (training=False)."""
-
-  @tf.function
-  def predict(l_channel):
-    return generator(l_channel, training=False)
-
-  return predict
+def make_predict_fn(generator: keras.Model, test_time_flip: bool = False):
+  """A traced inference function: l_channel -> ab, as export runs it."""
+  return tf.function(models.inference_fn(generator, test_time_flip))
 
 
 def _sketch_mode_rgb(sketch_normalized, lab_fake, lab_real):

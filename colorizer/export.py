@@ -177,11 +177,12 @@ class ColorizerModule(tf.Module):
   def __init__(self, generator: keras.Model, render_size: int,
                max_pixels: int = DEFAULT_MAX_PIXELS, render_multiple: int = 1,
                max_render_size: Optional[int] = None,
-               input_mode: str = "grayscale"):
+               input_mode: str = "grayscale", test_time_flip: bool = False):
     super().__init__(name="colorizer")
     if input_mode not in ("grayscale", "sketch"):
       raise ValueError(f"Unknown input_mode {input_mode!r}.")
     self.generator = generator
+    self._predict = models.inference_fn(generator, test_time_flip)
     self.render_size = render_size
     self.max_pixels = max_pixels
     self.render_multiple = render_multiple
@@ -200,7 +201,7 @@ class ColorizerModule(tf.Module):
           tf.TensorSpec([None, None, None, 1], tf.float32, name=INPUT_L)])
 
   def _generator_fn(self, model_input):
-    return self.generator(model_input, training=False)
+    return self._predict(model_input)
 
   def _colorize_one(self, image_bytes, render_size):
     rgb_uint8 = decode_rgb_uint8(image_bytes, self.max_pixels)  # [H, W, 3]
@@ -340,7 +341,8 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
   input_mode = config.data.input_mode
   module = ColorizerModule(generator, render_size, max_pixels,
                            render_multiple=render_multiple,
-                           input_mode=input_mode)
+                           input_mode=input_mode,
+                           test_time_flip=config.model.test_time_flip)
   signatures = {
       SERVING_SIGNATURE: module.serve_bytes.get_concrete_function(),
       RENDER_SIZE_SIGNATURE: module.serve_bytes_at_size.get_concrete_function(),
@@ -379,12 +381,14 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
 
 def restore_generator(model_dir: str, checkpoint_path: Optional[str] = None,
                       decode_temperature: float = 0.0,
-                      decode_rebalance: Optional[float] = None):
+                      decode_rebalance: Optional[float] = None,
+                      test_time_flip: Optional[bool] = None):
   """Rebuilds the generator from model_dir/config.json and a checkpoint.
 
   decode_temperature (unless 0) and decode_rebalance (unless None) replace
   the config's for an --ab_head=classes model: the decode has no trained
-  weights of its own, so it can be chosen after training.
+  weights of its own, so it can be chosen after training. test_time_flip
+  (unless None) replaces the config's model.test_time_flip, for any model.
 
   Returns:
     (generator, config, step).
@@ -404,6 +408,8 @@ def restore_generator(model_dir: str, checkpoint_path: Optional[str] = None,
                        f"model trained with --ab_head=classes; {model_dir} "
                        "has a regression head.")
     config = config.replace(model=decode)  # The decode layer checks them.
+  if test_time_flip is not None:
+    config = config.replace(model={"test_time_flip": bool(test_time_flip)})
   checkpoint_path = checkpoint_path or tf.train.latest_checkpoint(
       os.path.join(model_dir, "checkpoints"))
   if not checkpoint_path:
@@ -429,14 +435,17 @@ def export_from_model_dir(model_dir: str, checkpoint_path: Optional[str] = None,
                           base_dir: Optional[str] = None,
                           render_size: Optional[int] = None,
                           decode_temperature: float = 0.0,
-                          decode_rebalance: Optional[float] = None) -> str:
+                          decode_rebalance: Optional[float] = None,
+                          test_time_flip: Optional[bool] = None) -> str:
   """Restores a checkpoint from a model dir and exports it.
 
   Name and base dir default to the config's export group (name falls back to
-  the model dir's basename). decode_*: see restore_generator.
+  the model dir's basename). decode_*, test_time_flip: see
+  restore_generator.
   """
   generator, config, step = restore_generator(
-      model_dir, checkpoint_path, decode_temperature, decode_rebalance)
+      model_dir, checkpoint_path, decode_temperature, decode_rebalance,
+      test_time_flip)
   name = name or config.export.export_name or os.path.basename(
       os.path.normpath(model_dir))
   return export(generator, config, base_dir or config.export.export_base_dir,

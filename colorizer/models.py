@@ -12,6 +12,7 @@ exported generator can run at a render size other than the training size.
 import math
 
 import keras
+import tensorflow as tf
 
 from colorizer import ab_classes
 from colorizer import config as config_lib
@@ -262,6 +263,27 @@ def receptive_field(disc_layers: int) -> int:
   for stride in [1, 1] + [2] * disc_layers:
     field = (field - 1) * stride + 4
   return field
+
+
+def inference_fn(generator: keras.Model, test_time_flip: bool = False):
+  """The generator at inference: model input [B, H, W, C] -> output.
+
+  With test_time_flip the image and its mirror image go through in one batch
+  and the two predictions (the second mirrored back) are averaged: an
+  ensemble of two views for the price of twice the compute, which lowers the
+  variance of the prediction (model.test_time_flip).
+  """
+
+  def predict(model_input):
+    if not test_time_flip:
+      return generator(model_input, training=False)
+    batch = tf.shape(model_input)[0]
+    both = tf.concat([model_input, tf.reverse(model_input, axis=[2])], 0)
+    output = generator(both, training=False)  # [2B, H, W, C_out]
+    mirrored_back = tf.reverse(output[batch:], axis=[2])
+    return (output[:batch] + mirrored_back) / 2
+
+  return predict
 
 
 def count_params(model: keras.Model) -> int:

@@ -288,7 +288,8 @@ def train_and_evaluate(config: config_lib.Config, model_dir: str,
           train_config.steps_per_execution)
       for adversarial in (False, True)
       for frozen in {False, train_config.freeze_encoder_steps > 0}}
-  predict_fn = evaluation.make_predict_fn(state.generator)
+  predict_fn = evaluation.make_predict_fn(state.generator,
+                                          config.model.test_time_flip)
 
   train_writer = tf.summary.create_file_writer(
       os.path.join(write_dir, TRAIN_LOG_DIR))

@@ -35,6 +35,9 @@ _DECODE_TEMPERATURE = flags.DEFINE_float(
 _DECODE_REBALANCE = flags.DEFINE_float(
     "decode_rebalance", None, "--ab_head=classes models: export with this "
     "decode rebalancing power (unset: the training config's).")
+_TEST_TIME_FLIP = flags.DEFINE_bool(
+    "test_time_flip", None, "Export averaging each prediction with the "
+    "mirror image's (unset: the training config's model.test_time_flip).")
 flags.mark_flag_as_required("model_dir")
 
 
@@ -51,7 +54,8 @@ def main(argv):
         name=_NAME.value or None, version=_VERSION.value or None,
         base_dir=_BASE_DIR.value, render_size=_RENDER_SIZE.value or None,
         decode_temperature=_DECODE_TEMPERATURE.value,
-        decode_rebalance=_DECODE_REBALANCE.value)
+        decode_rebalance=_DECODE_REBALANCE.value,
+        test_time_flip=_TEST_TIME_FLIP.value)
   except ValueError as error:
     sys.exit(f"colorizer-export: error: {error}")
   print(f"Exported {version_dir}")

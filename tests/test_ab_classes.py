@@ -219,6 +219,22 @@ def test_export_and_evaluate_decode_as_asked(classes_model_dir, tmp_path):
     evaluate_lib.evaluate(model_path=version_dir, decode_temperature=0.5)
 
 
+def test_evaluate_can_score_a_run_with_test_time_flip(classes_model_dir,
+                                                      tmp_path):
+  model_dir, config = classes_model_dir
+  assert not config.model.test_time_flip
+  mirror = lambda images: tf.reverse(images, axis=[2])
+  l_star = tf.random.uniform([1, 16, 24, 1], 0, 100, seed=4)
+  loaded = evaluate_lib.load_model_dir(model_dir, test_time_flip=True)
+  assert loaded.config.model.test_time_flip
+  np.testing.assert_allclose(loaded.predict_ab(mirror(l_star)),
+                             mirror(loaded.predict_ab(l_star)), atol=1e-3)
+  version_dir = export.export_from_model_dir(
+      model_dir, base_dir=str(tmp_path), name="classes")
+  with pytest.raises(ValueError, match="--test_time_flip need --model_dir"):
+    evaluate_lib.evaluate(model_path=version_dir, test_time_flip=True)
+
+
 def test_decode_overrides_need_a_class_head(tmp_path):
   model_dir = str(tmp_path / "regression")
   train.train_and_evaluate(config_lib.tiny().replace(

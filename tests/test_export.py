@@ -359,7 +359,8 @@ def test_failed_export_leaves_no_version_and_no_temp_dir(
 
 
 def test_export_binary_restores_checkpoint_as_next_version(
-    generator, generator_fn, config, base_dir, version_dir, tmp_path):
+    generator, config, base_dir, version_dir, tmp_path):
+  # With --test_time_flip, which a run that did not use it can still ask for.
   model_dir = str(tmp_path / "run")
   config_lib.save(config, model_dir)
   tf.train.Checkpoint(generator=generator,
@@ -367,7 +368,7 @@ def test_export_binary_restores_checkpoint_as_next_version(
                           os.path.join(model_dir, "checkpoints", "ckpt"))
   result = subprocess.run(
       [sys.executable, "-m", "pipelines.export", f"--model_dir={model_dir}",
-       f"--base_dir={base_dir}", f"--name={MODEL_NAME}"],
+       f"--base_dir={base_dir}", f"--name={MODEL_NAME}", "--test_time_flip"],
       capture_output=True, text=True, timeout=300, cwd=REPO_ROOT,
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
   assert result.returncode == 0, result.stderr[-3000:]
@@ -378,13 +379,17 @@ def test_export_binary_restores_checkpoint_as_next_version(
       os.path.basename(version_dir), os.path.basename(next_dir)]
   with open(os.path.join(next_dir, "assets.extra",
                          export.METADATA_FILE)) as f:
-    assert json.load(f)["step"] == 7
+    metadata = json.load(f)
+  assert metadata["step"] == 7
+  assert metadata["config"]["model"]["test_time_flip"]
+  assert not config.model.test_time_flip
   l_star = tf.random.stateless_uniform([1, 20, 24, 1], seed=[3, 4],
                                        maxval=100.0)
   restored = tf.saved_model.load(next_dir).signatures[export.LAB_SIGNATURE]
   np.testing.assert_allclose(
       restored(l_star=l_star)["ab"].numpy(),
-      export.predict_ab(generator_fn, l_star, RENDER_SIZE).numpy(),
+      export.predict_ab(models.inference_fn(generator, test_time_flip=True),
+                        l_star, RENDER_SIZE).numpy(),
       atol=AB_ATOL)
 
 

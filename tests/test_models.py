@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from colorizer import config as config_lib
 from colorizer import models
@@ -84,3 +85,23 @@ def test_unet_depth_is_derived_and_validated():
   assert models.level_filters(64, 0, 8) == [64, 128, 256, 512, 512, 512, 512,
                                             512]
   assert models.level_filters(16, 64, 4) == [16, 32, 64, 64]
+
+
+def test_test_time_flip_averages_the_image_and_its_mirror():
+  generator = models.build_generator(config_lib.tiny(), seed=1)
+  l_channel = tf.random.stateless_uniform([2, 32, 32, 1], seed=[1, 2],
+                                          minval=-1.0, maxval=1.0)
+  mirror = lambda images: tf.reverse(images, axis=[2])
+  plain = models.inference_fn(generator)
+  flipped = models.inference_fn(generator, test_time_flip=True)
+  expected = (generator(l_channel, training=False) +
+              mirror(generator(mirror(l_channel), training=False))) / 2
+  np.testing.assert_allclose(flipped(l_channel), expected, atol=1e-6)
+  np.testing.assert_allclose(plain(l_channel),
+                             generator(l_channel, training=False))
+  # Averaging both views makes the prediction mirror-symmetric, which a
+  # (random) network alone is not.
+  np.testing.assert_allclose(flipped(mirror(l_channel)),
+                             mirror(flipped(l_channel)), atol=1e-6)
+  asymmetry = np.abs(plain(mirror(l_channel)) - mirror(plain(l_channel)))
+  assert asymmetry.max() > 1e-3

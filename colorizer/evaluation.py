@@ -21,6 +21,14 @@ from colorizer import metrics as metrics_lib
 from colorizer import models
 
 GRID_ROWS = 8
+# Tiles smaller than this are enlarged (nearest neighbour, a whole factor) in
+# the grid: a 32 px CIFAR-10 image is too small to judge color on screen.
+GRID_MIN_TILE = 128
+
+
+def grid_scale(tile_size: int) -> int:
+  """The whole factor make_grid enlarges tiles of this size by."""
+  return max(1, -(-GRID_MIN_TILE // int(tile_size)))
 
 
 def _ssim(rgb_pred, rgb_true):
@@ -113,8 +121,15 @@ def evaluate_batches(predict_fn, batches: List[Tuple[tf.Tensor, tf.Tensor]],
 
 def make_grid(rgb_gray, rgb_fake, rgb_true, rows: int = GRID_ROWS
               ) -> np.ndarray:
-  """Rows of input | prediction | truth, as one uint8 image [R*S, 3*S, 3]."""
+  """Rows of input | prediction | truth, as one uint8 image [R*k*S, 3*k*S, 3].
+
+  k = grid_scale(S) enlarges small tiles so the colors can be seen.
+  """
   triples = tf.concat([rgb_gray[:rows], rgb_fake[:rows], rgb_true[:rows]],
                       axis=2)  # [R, S, 3S, 3]
-  stacked = tf.reshape(triples, [-1, triples.shape[2], 3])  # [R*S, 3S, 3]
+  scale = grid_scale(triples.shape[1])
+  if scale > 1:
+    triples = tf.repeat(tf.repeat(triples, scale, axis=1), scale,
+                        axis=2)  # [R, kS, 3kS, 3]
+  stacked = tf.reshape(triples, [-1, triples.shape[2], 3])  # [R*kS, 3kS, 3]
   return color.rgb_float_to_uint8(stacked).numpy()

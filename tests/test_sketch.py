@@ -17,6 +17,7 @@ import tensorflow as tf
 from colorizer import colorize_lib
 from colorizer import config as config_lib
 from colorizer import data
+from colorizer import evaluation
 from colorizer import demo_data
 from colorizer import evaluate_lib
 from colorizer import export
@@ -128,8 +129,9 @@ def test_tiny_sketch_run_writes_a_sketch_prediction_truth_grid(sketch_run):
   assert metrics["step"] == 3 and np.isfinite(metrics["l_l1"])
   grid = tf.io.decode_png(tf.io.read_file(
       os.path.join(model_dir, "samples", "latest.png"))).numpy()
-  assert grid.shape == (4 * SIZE, 3 * SIZE, 3)  # Eval batch of 4: 4 rows.
-  drawings = grid[:, :SIZE].astype(int)  # The input column: black and white.
+  tile = SIZE * evaluation.grid_scale(SIZE)
+  assert grid.shape == (4 * tile, 3 * tile, 3)  # Eval batch of 4: 4 rows.
+  drawings = grid[:, :tile].astype(int)  # The input column: black and white.
   assert np.abs(drawings[..., 0] - drawings[..., 2]).max() <= 1
   assert (drawings > 127).mean() > 0.7  # Mostly paper.
 

@@ -11,6 +11,7 @@ import tensorflow as tf
 from colorizer import color
 from colorizer import config as config_lib
 from colorizer import data
+from colorizer import evaluation
 from colorizer import steps
 from colorizer import train
 
@@ -94,7 +95,9 @@ def test_run_writes_config_checkpoints_samples_and_metrics(trained_run):
   assert os.path.exists(os.path.join(model_dir, "samples", "latest.png"))
   grid = tf.io.decode_png(tf.io.read_file(
       os.path.join(model_dir, "samples", "step_0000004.png")))
-  assert grid.shape == (4 * 32, 3 * 32, 3)  # eval batch of 4: 4 rows.
+  tile = 32 * evaluation.grid_scale(32)  # Enlarged to be seen: 128 px.
+  assert tile == 128
+  assert grid.shape == (4 * tile, 3 * tile, 3)  # eval batch of 4: 4 rows.
   with open(os.path.join(model_dir, "eval_metrics.json")) as f:
     saved = json.load(f)
   for name in ("psnr", "psnr_gray", "ssim", "ssim_gray", "colorfulness",
@@ -174,12 +177,18 @@ def test_batch_not_divisible_by_replicas_is_an_error(tmp_path):
 
 
 def test_eval_grid_is_gray_prediction_truth():
-  from colorizer import evaluation  # pylint: disable=g-import-not-at-top
   rgb = np.random.RandomState(0).rand(2, 16, 16, 3).astype(np.float32)
   l_channel, ab = color.rgb_to_model_inputs(rgb)
   metrics, grid = evaluation.evaluate_batches(lambda l: ab, [(l_channel, ab)])
-  assert grid.shape == (32, 48, 3)
-  np.testing.assert_allclose(grid[:, 16:32] / 255.0, grid[:, 32:] / 255.0,
-                             atol=1 / 255)
+  tile = 16 * evaluation.grid_scale(16)
+  assert grid.shape == (2 * tile, 3 * tile, 3)
+  np.testing.assert_allclose(grid[:, tile:2 * tile] / 255.0,
+                             grid[:, 2 * tile:] / 255.0, atol=1 / 255)
+  # Nearest-neighbour enlargement: every k x k block is one source pixel.
+  np.testing.assert_allclose(
+      grid[::tile // 16, ::tile // 16][:16, 32:48],
+      color.rgb_float_to_uint8(rgb[0]).numpy(), atol=1)
+  assert (grid[:tile] == np.repeat(np.repeat(
+      grid[:tile:tile // 16, ::tile // 16], tile // 16, 0), tile // 16, 1)).all()
   assert metrics["psnr"] == 100.0  # Perfect prediction, capped.
   assert metrics["psnr_gray"] < 40 and metrics["num_images"] == 2

@@ -137,6 +137,10 @@ class OptimConfig:
       ("constant", "linear_decay"))
   decay_fraction: float = _field(
       0.5, "Fraction of train_steps over which linear_decay runs.")
+  weight_decay: float = _field(
+      0.0, "Decoupled weight decay (AdamW, Loshchilov & Hutter 2019) of every "
+      "kernel: each step w -= learning_rate * weight_decay * w. Biases and "
+      "BatchNorm scales and offsets are not decayed. 0: plain Adam.")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -117,6 +117,8 @@ def validate(config: config_lib.Config) -> None:
   if not 0.0 < optim.decay_fraction <= 1.0:
     raise ValueError(f"--decay_fraction={optim.decay_fraction}: must be in "
                      "(0, 1].")
+  if optim.weight_decay < 0:
+    raise ValueError(f"--weight_decay={optim.weight_decay}: must be >= 0.")
   ab_classes.check_decode(config.model.decode_temperature,
                           config.model.decode_rebalance)
   if not 0.0 <= config.loss.rebalance_mix <= 1.0:

@@ -75,6 +75,10 @@ def set_precision_policy(mixed_precision: str) -> None:
   keras.config.set_dtype_policy(policies[mixed_precision])
 
 
+# Variable-name fragments that weight decay leaves alone: shifts and scales.
+_NOT_DECAYED = ["bias", "gamma", "beta"]
+
+
 def _make_optimizer(base_rate: float, step: tf.Variable,
                     config: config_lib.Config) -> keras.optimizers.Optimizer:
   # A callable learning rate reads the shared step, so both optimizers follow
@@ -82,7 +86,10 @@ def _make_optimizer(base_rate: float, step: tf.Variable,
   optimizer = keras.optimizers.Adam(
       learning_rate=lambda: learning_rate_at(step, base_rate, config.optim,
                                              config.train.train_steps),
-      beta_1=config.optim.beta_1, beta_2=config.optim.beta_2)
+      beta_1=config.optim.beta_1, beta_2=config.optim.beta_2,
+      weight_decay=config.optim.weight_decay or None)
+  if config.optim.weight_decay:
+    optimizer.exclude_from_weight_decay(var_names=_NOT_DECAYED)
   if config.train.mixed_precision == "float16":
     # float16 gradients underflow without loss scaling; bfloat16 has float32's
     # exponent range and needs none.

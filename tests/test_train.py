@@ -12,6 +12,7 @@ from colorizer import color
 from colorizer import config as config_lib
 from colorizer import data
 from colorizer import evaluation
+from colorizer import flags_lib
 from colorizer import steps
 from colorizer import train
 
@@ -75,6 +76,29 @@ def test_linear_decay_schedule():
   constant = config_lib.OptimConfig()
   assert float(steps.learning_rate_at(90, 2e-4, constant, 100)) == (
       pytest.approx(2e-4))
+
+
+def test_weight_decay_shrinks_kernels_only():
+  config = config_lib.tiny().replace(optim={"weight_decay": 0.5,
+                                            "gen_learning_rate": 0.1})
+  flags_lib.validate(config)
+  state = steps.build_state(config, tf.distribute.get_strategy())
+  variables = state.generator.trainable_variables
+  before = {v.path: v.numpy().copy() for v in variables}
+  # A zero gradient leaves Adam's own update at 0: only the decay acts.
+  state.gen_optimizer.apply_gradients(
+      [(tf.zeros_like(v), v) for v in variables])
+  kernels = [v for v in variables if v.path.endswith("kernel")]
+  others = [v for v in variables if not v.path.endswith("kernel")]
+  assert kernels and {v.path.rsplit("/", 1)[-1] for v in others} == {
+      "gamma", "beta", "bias"}
+  for v in kernels:  # w -= learning_rate * weight_decay * w
+    np.testing.assert_allclose(v.numpy(), before[v.path] * (1 - 0.1 * 0.5),
+                               rtol=1e-5, atol=1e-7)
+  for v in others:
+    np.testing.assert_array_equal(v.numpy(), before[v.path])
+  with pytest.raises(ValueError, match="--weight_decay=-0.1"):
+    flags_lib.validate(config.replace(optim={"weight_decay": -0.1}))
 
 
 @pytest.fixture(scope="module")

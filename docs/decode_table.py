@@ -3,18 +3,34 @@
   python -m docs.decode_table runs/cifar10/decode
 
 reads every <dir>/*/metrics.json (one colorizer-evaluate run each, e.g. with
---decode_temperature and --decode_rebalance) and prints a Markdown table:
-PSNR and CIEDE2000 against the gray baseline, colorfulness against the
-truth. docs/results.md uses it to choose the cifar10 preset's decode.
+--decode_temperature and --decode_rebalance) and prints:
+
+  * a Markdown table: PSNR and CIEDE2000 against the gray baseline,
+    colorfulness against the truth;
+  * the decode the rule picks (RULE below), fixed before any grid was read;
+  * the trade-off curve at fixed colorfulness: for each target, the best
+    PSNR over temperatures, interpolated linearly between the rebalance
+    powers of one temperature. It compares two trained runs independently
+    of where their decodes happen to fall.
+
+docs/results.md uses it to choose the cifar10 preset's decode.
 """
 
 import glob
 import json
 import os
 import sys
+from typing import Dict, List, Optional, Tuple
+
+RULE = ("among decodes at least 0.5 dB above gray on PSNR and below it on "
+        "CIEDE2000, the smallest ΔCF")
+MIN_PSNR_GAIN = 0.5
+COLORFULNESS_TARGETS = (20.0, 22.5, 25.0, 27.5, 30.0)
+
+Row = Tuple[float, float, dict]
 
 
-def rows(report_dir: str):
+def rows(report_dir: str) -> List[Row]:
   """(temperature, rebalance, report) for each report, sorted."""
   found = []
   for path in glob.glob(os.path.join(report_dir, "*", "metrics.json")):
@@ -25,18 +41,70 @@ def rows(report_dir: str):
   return sorted(found, key=lambda row: row[:2])
 
 
+def _scores(report: dict) -> Tuple[dict, dict]:
+  return report["metrics"]["model"], report["metrics"]["gray_baseline"]
+
+
+def choose(found: List[Row]) -> Optional[Row]:
+  """The row RULE picks, or None if no decode clears the bar."""
+  eligible = []
+  for row in found:
+    model, gray = _scores(row[2])
+    if (model["psnr"] - gray["psnr"] >= MIN_PSNR_GAIN and
+        model["delta_e2000"] < gray["delta_e2000"]):
+      eligible.append(row)
+  if not eligible:
+    return None
+  return min(eligible,
+             key=lambda row: _scores(row[2])[0]["delta_colorfulness"])
+
+
+def psnr_at_colorfulness(found: List[Row], target: float) -> Optional[float]:
+  """Best PSNR at this colorfulness along any temperature's curve."""
+  curves: Dict[float, List[Tuple[float, float]]] = {}
+  for temperature, _, report in found:
+    model, _ = _scores(report)
+    curves.setdefault(temperature, []).append(
+        (model["colorfulness"], model["psnr"]))
+  best = None
+  for points in curves.values():
+    points.sort()
+    for (cf_low, psnr_low), (cf_high, psnr_high) in zip(points, points[1:]):
+      if cf_low <= target <= cf_high and cf_high > cf_low:
+        fraction = (target - cf_low) / (cf_high - cf_low)
+        psnr = psnr_low + fraction * (psnr_high - psnr_low)
+        best = psnr if best is None else max(best, psnr)
+  return best
+
+
 def markdown(report_dir: str) -> str:
+  found = rows(report_dir)
+  chosen = choose(found)
   lines = ["| T | rebalance | PSNR (gray) | ΔPSNR | CIEDE2000 (gray) | "
            "colorfulness (truth) | ΔCF |", "|---|---|---|---|---|---|---|"]
-  for temperature, rebalance, report in rows(report_dir):
-    model = report["metrics"]["model"]
-    gray = report["metrics"]["gray_baseline"]
-    lines.append(
-        f"| {temperature:g} | {rebalance:g} | {model['psnr']:.2f} "
-        f"({gray['psnr']:.2f}) | {model['psnr'] - gray['psnr']:+.2f} | "
-        f"{model['delta_e2000']:.2f} ({gray['delta_e2000']:.2f}) | "
-        f"{model['colorfulness']:.1f} ({model['colorfulness_true']:.1f}) | "
-        f"{model['delta_colorfulness']:.1f} |")
+  for row in found:
+    temperature, rebalance, report = row
+    model, gray = _scores(report)
+    cells = [f"{temperature:g}", f"{rebalance:g}",
+             f"{model['psnr']:.2f} ({gray['psnr']:.2f})",
+             f"{model['psnr'] - gray['psnr']:+.2f}",
+             f"{model['delta_e2000']:.2f} ({gray['delta_e2000']:.2f})",
+             f"{model['colorfulness']:.1f} "
+             f"({model['colorfulness_true']:.1f})",
+             f"{model['delta_colorfulness']:.1f}"]
+    if row is chosen:
+      cells = [f"**{cell}**" for cell in cells]
+    lines.append("| " + " | ".join(cells) + " |")
+  lines.append("")
+  if chosen is None:
+    lines.append(f"Rule ({RULE}): no decode qualifies.")
+  else:
+    lines.append(f"Rule ({RULE}): T {chosen[0]:g}, rebalance {chosen[1]:g}.")
+  curve = []
+  for target in COLORFULNESS_TARGETS:
+    psnr = psnr_at_colorfulness(found, target)
+    curve.append(f"{target:g}: " + ("-" if psnr is None else f"{psnr:.2f}"))
+  lines.append("PSNR at colorfulness " + ", ".join(curve) + ".")
   return "\n".join(lines)
 
 

@@ -393,22 +393,53 @@ def test_black_and_white_truths_are_left_out_and_counted(saved_model,
   assert two.num_images == 2
 
 
-def test_decode_table_lists_each_report_against_gray(tmp_path):
+def _write_decode_report(report_dir, temperature, rebalance, psnr,
+                         colorfulness=20.0, delta_e2000=9.0):
+  run_dir = report_dir / f"T{temperature}_B{rebalance}"
+  run_dir.mkdir()
+  values = {"psnr": psnr, "delta_e2000": delta_e2000,
+            "colorfulness": colorfulness, "colorfulness_true": 30.0,
+            "delta_colorfulness": abs(colorfulness - 30.0)}
+  gray = dict(values, psnr=24.5, delta_e2000=10.0, colorfulness=0.0,
+              delta_colorfulness=30.0)
+  (run_dir / "metrics.json").write_text(json.dumps({
+      "decode_temperature": temperature, "decode_rebalance": rebalance,
+      "metrics": {"model": values, "gray_baseline": gray}}))
+
+
+def test_decode_table_lists_each_report_against_gray_and_applies_the_rule(
+    tmp_path):
   from docs import decode_table  # pylint: disable=g-import-not-at-top
-  for temperature, rebalance, psnr in ((1.0, 0.0, 25.0), (0.38, 1.5, 24.0)):
-    run_dir = tmp_path / f"T{temperature}_B{rebalance}"
-    run_dir.mkdir()
-    values = {"psnr": psnr, "delta_e2000": 9.0, "colorfulness": 20.0,
-              "colorfulness_true": 30.0, "delta_colorfulness": 10.0}
-    gray = dict(values, psnr=24.5, delta_e2000=10.0, colorfulness=0.0,
-                delta_colorfulness=30.0)
-    (run_dir / "metrics.json").write_text(json.dumps({
-        "decode_temperature": temperature, "decode_rebalance": rebalance,
-        "metrics": {"model": values, "gray_baseline": gray}}))
+  _write_decode_report(tmp_path, 1.0, 0.0, 25.0, colorfulness=18.0)
+  _write_decode_report(tmp_path, 0.38, 1.5, 24.0, colorfulness=29.0)
+  _write_decode_report(tmp_path, 0.38, 0.5, 25.2, colorfulness=22.0,
+                       delta_e2000=10.5)  # Worse than gray on ΔE.
   lines = decode_table.markdown(str(tmp_path)).splitlines()
-  assert len(lines) == 4
-  assert lines[2].startswith("| 0.38 | 1.5 | 24.00 (24.50) | -0.50 |")
-  assert lines[3].startswith("| 1 | 0 | 25.00 (24.50) | +0.50 |")
+  assert len(lines) == 8
+  assert lines[2].startswith("| 0.38 | 0.5 | 25.20 (24.50) | +0.70 |")
+  assert lines[3].startswith("| 0.38 | 1.5 | 24.00 (24.50) | -0.50 |")
+  # The only decode 0.5 dB above gray with a lower ΔE: chosen, in bold.
+  assert lines[4].startswith("| **1** | **0** | **25.00 (24.50)** | "
+                             "**+0.50** |")
+  assert lines[6].endswith(": T 1, rebalance 0.")
+
+
+def test_decode_table_interpolates_psnr_at_fixed_colorfulness(tmp_path):
+  from docs import decode_table  # pylint: disable=g-import-not-at-top
+  for rebalance, colorfulness, psnr in ((0, 10, 26.0), (1, 20, 25.0),
+                                        (2, 30, 24.0)):
+    _write_decode_report(tmp_path, 0.38, rebalance, psnr, colorfulness)
+  for rebalance, colorfulness in ((0, 12), (1, 22)):
+    _write_decode_report(tmp_path, 1.0, rebalance, 25.2, colorfulness)
+  found = decode_table.rows(str(tmp_path))
+  at = lambda target: decode_table.psnr_at_colorfulness(found, target)
+  assert at(15) == pytest.approx(25.5)  # The better curve: T 0.38.
+  assert at(20) == pytest.approx(25.2)  # T 1 is better here.
+  assert at(25) == pytest.approx(24.5)  # Only T 0.38 reaches it.
+  assert at(35) is None
+  assert decode_table.markdown(str(tmp_path)).splitlines()[-1] == (
+      "PSNR at colorfulness 20: 25.20, 22.5: 24.75, 25: 24.50, 27.5: 24.25, "
+      "30: 24.00.")
 
 
 def test_image_offset_skips_the_first_images_of_the_split():

@@ -1,6 +1,9 @@
 """a*b* classification: bins, soft encoding, rebalancing, decode, training."""
 
+import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +18,8 @@ from colorizer import flags_lib
 from colorizer import models
 from colorizer import steps
 from colorizer import train
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_bins_cover_every_srgb_color_on_a_10_unit_grid():
@@ -233,6 +238,38 @@ def test_evaluate_can_score_a_run_with_test_time_flip(classes_model_dir,
       model_dir, base_dir=str(tmp_path), name="classes")
   with pytest.raises(ValueError, match="--test_time_flip need --model_dir"):
     evaluate_lib.evaluate(model_path=version_dir, test_time_flip=True)
+
+
+def test_decode_grid_scores_every_decode_and_tabulates_them(
+    classes_model_dir, tmp_path):
+  model_dir, _ = classes_model_dir
+  output_dir = tmp_path / "grid"
+  result = subprocess.run(
+      [sys.executable, "-m", "docs.decode_grid", f"--model_dir={model_dir}",
+       f"--output_dir={output_dir}", "--temperatures=0.38,1",
+       "--rebalances=0,2", "--num_images=3"],
+      capture_output=True, text=True, timeout=300, cwd=REPO_ROOT,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert sorted(os.listdir(output_dir)) == [
+      "T0.38_R0", "T0.38_R2", "T1_R0", "T1_R2"]
+  with open(output_dir / "T1_R2" / "metrics.json") as f:
+    report = json.load(f)
+  assert (report["decode_temperature"], report["decode_rebalance"]) == (1, 2)
+  assert report["num_images"] == 3
+  table = result.stdout.splitlines()
+  assert table[0].startswith("| T | rebalance | PSNR (gray) |")
+  assert [line.split(" | ")[:2] for line in table[2:6]] == [
+      ["| 0.38", "0"], ["| 0.38", "2"], ["| 1", "0"], ["| 1", "2"]]
+  assert any(line.startswith("Rule (") for line in table)
+  bad = subprocess.run(
+      [sys.executable, "-m", "docs.decode_grid", f"--model_dir={model_dir}",
+       f"--output_dir={output_dir}", "--temperatures=hot"],
+      capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+  assert bad.returncode != 0
+  assert bad.stderr.strip().splitlines()[-1] == (
+      "decode_grid: error: --temperatures=hot: expected comma-separated "
+      "numbers.")
 
 
 def test_decode_overrides_need_a_class_head(tmp_path):

@@ -20,6 +20,7 @@ SPLITS = ("val", "train", "all")
 # (measured), so about 0.5 GB at this budget.
 MAX_BATCH_PIXELS = 2_000_000
 
+
 class GrayscaleFilter:
   """Leaves out images without color (colorizer.color.has_color), counting.
 

@@ -1,309 +1,23 @@
 """The tf.data input pipeline: sources -> RGB -> (L*, a*b*) batches.
 
-`--dataset` selects one source:
-  demo               the built-in procedural scenes (colorizer.demo_data);
-  folder:PATH        every image below PATH (JPEG, PNG, BMP, GIF, WebP, TIFF);
-  tfrecord:GLOB      shards written by pipelines/prepare_data.py;
-  tfds:NAME[:SPLIT]  any TFDS image dataset, with --data_dir;
-  npz:PATH           uint8 `images` [N, H, W, 3] in a .npz file, or a folder
-                     holding train.npz and val.npz (e.g. CIFAR-10 arrays).
-
-Every source first yields uint8 RGB images of any size. Shuffling happens
-where it is cheapest (file paths, indices or encoded bytes, before decoding).
-`preprocess` then crops/resizes to the training size, flips, converts to
-L*a*b* and normalizes. Unreadable files are skipped and counted, never fatal.
-In sketch mode (--input_mode=sketch) it pairs an XDoG line drawing of each
-image with the image's full L*a*b* instead (colorizer.sketch).
+colorizer.image_sources reads the --dataset source as uint8 RGB images of
+any size. `preprocess` then crops/resizes them to the training size, flips,
+converts to L*a*b* and normalizes; `make_datasets` batches the result for
+training and validation. In sketch mode (--input_mode=sketch) it pairs an
+XDoG line drawing of each image with the image's full L*a*b* instead
+(colorizer.sketch).
 """
 
-import dataclasses
-import math
-import os
 from typing import Optional, Tuple
 
-import numpy as np
 import tensorflow as tf
 
 from colorizer import color
 from colorizer import config as config_lib
-from colorizer import demo_data
-from colorizer import image_io
+from colorizer import image_sources
 from colorizer import sketch
 
 AUTOTUNE = tf.data.AUTOTUNE
-SOURCE_KINDS = ("demo", "folder", "tfrecord", "tfds", "npz")
-NPZ_IMAGES_KEY = "images"
-# TFRecord feature keys written by prepare_data.
-FEATURE_IMAGE = "image/encoded"
-FEATURE_NAME = "image/filename"
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetSpec:
-  kind: str
-  location: str = ""
-  split: str = ""
-
-
-def parse_dataset_spec(spec: str) -> DatasetSpec:
-  """Parses a --dataset value.
-
-  Raises:
-    ValueError: naming --dataset, for an unknown kind or a missing location.
-  """
-  kind, _, rest = spec.partition(":")
-  if kind not in SOURCE_KINDS:
-    raise ValueError(f"--dataset={spec!r}: unknown source {kind!r}; use demo, "
-                     "folder:PATH, tfrecord:GLOB, tfds:NAME[:SPLIT] or npz:PATH.")
-  if kind == "demo":
-    if rest:
-      raise ValueError(f"--dataset={spec!r}: demo takes no argument.")
-    return DatasetSpec("demo")
-  if not rest:
-    raise ValueError(f"--dataset={spec!r}: {kind} needs a location, e.g. "
-                     f"{kind}:{'NAME' if kind == 'tfds' else 'PATH'}.")
-  if kind == "tfds":
-    name, _, split = rest.partition(":")
-    return DatasetSpec("tfds", name, split)
-  return DatasetSpec(kind, os.path.expanduser(rest))
-
-
-@dataclasses.dataclass
-class Sources:
-  """Undecoded train and validation images, plus what was skipped."""
-  train: tf.data.Dataset  # uint8 [H, W, 3], one shuffled epoch
-  val: tf.data.Dataset  # uint8 [H, W, 3], fixed order, finite
-  skipped: image_io.SkipCounter
-  num_train: Optional[int] = None
-  num_val: Optional[int] = None
-
-
-def split_paths(paths, val_fraction: float, seed: int):
-  """Deterministic (train, val) split of a list under a seed."""
-  if not 0.0 <= val_fraction < 1.0:
-    raise ValueError(f"--val_fraction must be in [0, 1), got {val_fraction}.")
-  order = np.random.RandomState(seed).permutation(len(paths))
-  num_val = min(len(paths) - 1, max(1, math.ceil(len(paths) * val_fraction)))
-  if val_fraction == 0.0:
-    num_val = 0
-  shuffled = [paths[i] for i in order]
-  return sorted(shuffled[num_val:]), sorted(shuffled[:num_val])
-
-
-def _decode_paths(paths: tf.data.Dataset, skipped: image_io.SkipCounter,
-                  max_pixels: int) -> tf.data.Dataset:
-  """Reads each path with Pillow; unreadable files are counted and dropped."""
-
-  def read_or_skip(path_bytes):
-    path = path_bytes.decode("utf-8", errors="surrogateescape")
-    try:
-      return image_io.read_rgb(path, max_pixels), True
-    except image_io.ImageReadError as error:
-      skipped.add(path, str(error))
-      return np.zeros([1, 1, 3], np.uint8), False
-
-  def decode(path):
-    rgb_uint8, ok = tf.numpy_function(read_or_skip, [path],
-                                      (tf.uint8, tf.bool), stateful=False)
-    rgb_uint8.set_shape([None, None, 3])
-    ok.set_shape([])
-    return rgb_uint8, ok
-
-  return (paths.map(decode, num_parallel_calls=AUTOTUNE)
-          .filter(lambda rgb_uint8, ok: ok)
-          .map(lambda rgb_uint8, ok: rgb_uint8, num_parallel_calls=AUTOTUNE))
-
-
-def decode_encoded(image_bytes: tf.Tensor) -> tf.Tensor:
-  """Encoded JPEG/PNG/GIF/BMP -> uint8 [H, W, 3] (first frame, gray to RGB)."""
-  rgb_uint8 = tf.io.decode_image(image_bytes, channels=3,
-                                 expand_animations=False)
-  rgb_uint8.set_shape([None, None, 3])
-  return rgb_uint8
-
-
-def _every_kth(dataset: tf.data.Dataset, val_fraction: float, want_val: bool):
-  """Deterministic split of a stream without its own validation split."""
-  if not 0.0 < val_fraction < 1.0:
-    raise ValueError(f"--val_fraction must be in (0, 1) for a source without "
-                     f"a validation split, got {val_fraction}.")
-  period = max(2, round(1.0 / val_fraction))
-  kept = dataset.enumerate().filter(
-      lambda index, _: tf.equal(index % period, 0) == want_val)
-  return kept.map(lambda index, item: item)
-
-
-def _folder_sources(location, data_config, seed, shard) -> Sources:
-  try:
-    paths = image_io.list_image_files(location)
-  except ValueError as error:
-    raise ValueError(f"--dataset=folder:{location}: {error}") from None
-  if len(paths) < 2:
-    raise ValueError(f"--dataset=folder:{location}: found {len(paths)} image "
-                     f"file(s), need at least 2 (extensions: "
-                     f"{', '.join(image_io.IMAGE_EXTENSIONS)}).")
-  train_paths, val_paths = split_paths(paths, data_config.val_fraction, seed)
-  skipped = image_io.SkipCounter()
-  train = shard(tf.data.Dataset.from_tensor_slices(train_paths))
-  train = train.shuffle(len(train_paths), seed=seed,
-                        reshuffle_each_iteration=True)
-  val = tf.data.Dataset.from_tensor_slices(val_paths or train_paths[:1])
-  return Sources(
-      train=_decode_paths(train, skipped, data_config.max_image_pixels),
-      val=_decode_paths(val, skipped, data_config.max_image_pixels),
-      skipped=skipped, num_train=len(train_paths), num_val=len(val_paths))
-
-
-def _tfrecord_sources(location, data_config, seed, shard) -> Sources:
-  files = sorted(tf.io.gfile.glob(location))
-  if not files:
-    raise ValueError(f"--dataset=tfrecord:{location}: no file matches.")
-  train_files = [f for f in files if "/val-" not in f and "/train-" in f]
-  val_files = [f for f in files if "/val-" in f]
-  if not train_files:  # Shards not named by prepare_data: use them all.
-    train_files = [f for f in files if f not in val_files]
-
-  def records(file_list, shuffle):
-    dataset = tf.data.Dataset.from_tensor_slices(file_list)
-    if shuffle:
-      dataset = shard(dataset).shuffle(len(file_list), seed=seed,
-                                       reshuffle_each_iteration=True)
-    dataset = dataset.interleave(
-        tf.data.TFRecordDataset, cycle_length=min(8, len(file_list)),
-        num_parallel_calls=AUTOTUNE, deterministic=not shuffle)
-    return dataset.map(
-        lambda record: tf.io.parse_single_example(
-            record, {FEATURE_IMAGE: tf.io.FixedLenFeature([], tf.string)})[
-                FEATURE_IMAGE], num_parallel_calls=AUTOTUNE)
-
-  if val_files:
-    train_bytes, val_bytes = records(train_files, True), records(val_files,
-                                                                 False)
-  else:
-    train_bytes = _every_kth(records(train_files, True),
-                             data_config.val_fraction, False)
-    val_bytes = _every_kth(records(train_files, False),
-                           data_config.val_fraction, True)
-  train_bytes = train_bytes.shuffle(data_config.shuffle_buffer, seed=seed,
-                                    reshuffle_each_iteration=True)
-  # prepare_data validated every image with Pillow, so errors here mean the
-  # shard itself is damaged; those records are dropped with a warning.
-  decode = lambda ds: ds.map(decode_encoded, num_parallel_calls=AUTOTUNE  # pylint: disable=g-long-lambda
-                            ).ignore_errors(log_warning=True)
-  return Sources(train=decode(train_bytes), val=decode(val_bytes),
-                 skipped=image_io.SkipCounter())
-
-
-def _tfds_sources(spec, data_config, seed, shard) -> Sources:
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  builder = tfds.builder(spec.location, data_dir=data_config.data_dir or None)
-  splits = builder.info.splits
-  train_split = spec.split or "train"
-  image_keys = [key for key, feature in builder.info.features.items()
-                if isinstance(feature, tfds.features.Image)]
-  if not image_keys:
-    raise ValueError(f"--dataset=tfds:{spec.location} has no image feature.")
-  image_key = image_keys[0]
-
-  def load(split, shuffle):
-    dataset = builder.as_dataset(
-        split=split, shuffle_files=shuffle,
-        decoders={image_key: tfds.decode.SkipDecoding()},
-        read_config=tfds.ReadConfig(shuffle_seed=seed))
-    return dataset.map(lambda example: example[image_key],
-                       num_parallel_calls=AUTOTUNE)
-
-  val_split = next((s for s in ("validation", "val", "test")
-                    if s in splits and s != train_split), None)
-  if val_split:
-    train_bytes, val_bytes = load(train_split, True), load(val_split, False)
-  else:
-    train_bytes = _every_kth(load(train_split, True), data_config.val_fraction,
-                             False)
-    val_bytes = _every_kth(load(train_split, False), data_config.val_fraction,
-                           True)
-  train_bytes = shard(train_bytes).shuffle(
-      data_config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-  decode = lambda ds: ds.map(decode_encoded, num_parallel_calls=AUTOTUNE)
-  return Sources(train=decode(train_bytes), val=decode(val_bytes),
-                 skipped=image_io.SkipCounter())
-
-
-def _load_npz_images(path: str) -> np.ndarray:
-  try:
-    with np.load(path, allow_pickle=False) as arrays:
-      images = arrays[NPZ_IMAGES_KEY]
-  except (OSError, KeyError, ValueError) as error:
-    raise ValueError(f"--dataset=npz:{path}: cannot read uint8 "
-                     f"'{NPZ_IMAGES_KEY}' [N, H, W, 3] ({error}).") from None
-  if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-    raise ValueError(f"--dataset=npz:{path}: '{NPZ_IMAGES_KEY}' must be uint8 "
-                     f"[N, H, W, 3], got {images.dtype} {images.shape}.")
-  return images
-
-
-def _npz_sources(location, data_config, seed, shard) -> Sources:
-  if os.path.isdir(location):
-    train_images = _load_npz_images(os.path.join(location, "train.npz"))
-    val_images = _load_npz_images(os.path.join(location, "val.npz"))
-  else:
-    images = _load_npz_images(location)
-    train_index, val_index = split_paths(list(range(len(images))),
-                                         data_config.val_fraction, seed)
-    train_images, val_images = images[train_index], images[val_index]
-  train = shard(tf.data.Dataset.from_tensor_slices(train_images)).shuffle(
-      min(len(train_images), 50_000), seed=seed, reshuffle_each_iteration=True)
-  return Sources(train=train,
-                 val=tf.data.Dataset.from_tensor_slices(val_images),
-                 skipped=image_io.SkipCounter(), num_train=len(train_images),
-                 num_val=len(val_images))
-
-
-def _demo_sources(data_config, seed, shard) -> Sources:
-  image_size = data_config.image_size
-  render = lambda index: demo_data.render_scene(index, image_size, seed=seed)
-  train = shard(tf.data.Dataset.range(demo_data.DEMO_TRAIN_SIZE))
-  train = train.shuffle(demo_data.DEMO_TRAIN_SIZE, seed=seed,
-                        reshuffle_each_iteration=True)
-  return Sources(
-      train=train.map(render, num_parallel_calls=AUTOTUNE),
-      val=demo_data.make_dataset(demo_data.DEMO_VAL_SIZE, image_size,
-                                 seed=seed, start_index=demo_data.DEMO_VAL_START_INDEX),
-      skipped=image_io.SkipCounter(), num_train=demo_data.DEMO_TRAIN_SIZE,
-      num_val=demo_data.DEMO_VAL_SIZE)
-
-
-def make_sources(data_config: config_lib.DataConfig, seed: int,
-                 input_context: Optional[tf.distribute.InputContext] = None
-                 ) -> Sources:
-  """Builds the undecoded train/val streams for data_config.dataset.
-
-  Args:
-    data_config: the data group of the config.
-    seed: shuffling and split seed.
-    input_context: when set, the training stream is sharded per input
-      pipeline (worker), as tf.distribute requires.
-
-  Returns:
-    Sources.
-  """
-  spec = parse_dataset_spec(data_config.dataset)
-
-  def shard(dataset):
-    if input_context and input_context.num_input_pipelines > 1:
-      return dataset.shard(input_context.num_input_pipelines,
-                           input_context.input_pipeline_id)
-    return dataset
-
-  if spec.kind == "folder":
-    return _folder_sources(spec.location, data_config, seed, shard)
-  if spec.kind == "tfrecord":
-    return _tfrecord_sources(spec.location, data_config, seed, shard)
-  if spec.kind == "tfds":
-    return _tfds_sources(spec, data_config, seed, shard)
-  if spec.kind == "npz":
-    return _npz_sources(spec.location, data_config, seed, shard)
-  return _demo_sources(data_config, seed, shard)
 
 
 def resize_short_side_center_crop(rgb_uint8: tf.Tensor,
@@ -379,19 +93,21 @@ def preprocess(rgb_uint8: tf.Tensor, data_config: config_lib.DataConfig,
       ab, [size, size, 2])
 
 
-def _target_has_color(model_input, target) -> tf.Tensor:
-  """Filter for (model_input, target) pairs: a*b* (or L*a*b*) with color."""
-  del model_input
+def _target_has_color(model_input, target, *label) -> tf.Tensor:
+  """Filter for (model_input, target[, label]): a*b* (or L*a*b*) with color."""
+  del model_input, label
   return color.has_color(color.denormalize_ab(target[..., -2:]))
 
 
 def make_datasets(data_config: config_lib.DataConfig, per_replica_batch: int,
                   seed: int, val_batch: Optional[int] = None,
-                  input_context: Optional[tf.distribute.InputContext] = None):
+                  input_context: Optional[tf.distribute.InputContext] = None,
+                  with_labels: bool = False):
   """Batched training and validation datasets of (model_input, target).
 
   (l_channel, ab) in grayscale mode, (sketch, lab) in sketch mode: see
-  preprocess.
+  preprocess. With with_labels the training batches are (model_input,
+  target, int32 label [B]); validation batches never carry labels.
 
   Args:
     data_config: the data group.
@@ -399,12 +115,14 @@ def make_datasets(data_config: config_lib.DataConfig, per_replica_batch: int,
     seed: data order and augmentation seed.
     val_batch: validation batch size (default per_replica_batch).
     input_context: shard the training stream for tf.distribute.
+    with_labels: training batches carry the source's class labels.
 
   Returns:
     (train_ds, val_ds, sources): train_ds repeats forever with fixed-shape
     batches; val_ds is finite and in a fixed order.
   """
-  sources = make_sources(data_config, seed, input_context)
+  sources = image_sources.make_sources(data_config, seed, input_context,
+                                       with_labels)
   train = sources.train
   if data_config.cache:
     # The shuffle before the cache is frozen after the first epoch; a buffer
@@ -413,10 +131,14 @@ def make_datasets(data_config: config_lib.DataConfig, per_replica_batch: int,
                                   reshuffle_each_iteration=True)
   train = train.repeat()
   augment_seeds = tf.data.Dataset.random(seed=seed).batch(2)
+
+  def augment(example, example_seed):
+    rgb_uint8, label = example if with_labels else (example, None)
+    pair = preprocess(rgb_uint8, data_config, True, example_seed)
+    return pair + (label,) if with_labels else pair
+
   train = tf.data.Dataset.zip((train, augment_seeds)).map(
-      lambda rgb_uint8, example_seed: preprocess(
-          rgb_uint8, data_config, True, example_seed),
-      num_parallel_calls=AUTOTUNE)
+      augment, num_parallel_calls=AUTOTUNE)
   val = sources.val.map(lambda rgb_uint8: preprocess(rgb_uint8, data_config,
                                                      False),
                         num_parallel_calls=AUTOTUNE)

@@ -11,8 +11,8 @@ import numpy as np
 
 from colorizer import color
 from colorizer import config as config_lib
-from colorizer import data
 from colorizer import image_io
+from colorizer import image_sources
 
 SPLITS = ("val", "train", "all")
 # Pixels per batch: SSIM and CIEDE2000 in float64 hold several copies of a
@@ -71,7 +71,7 @@ def evaluation_images(data_config: config_lib.DataConfig, split: str,
   """
   if split not in SPLITS:
     raise ValueError(f"--split={split}: expected one of {', '.join(SPLITS)}.")
-  sources = data.make_sources(data_config, seed)
+  sources = image_sources.make_sources(data_config, seed)
   if split == "val":
     dataset, total = sources.val, sources.num_val
   elif split == "train":

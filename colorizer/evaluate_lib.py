@@ -31,10 +31,10 @@ import tensorflow as tf
 
 from colorizer import color
 from colorizer import config as config_lib
-from colorizer import data
 from colorizer import eval_images
 from colorizer import evaluate_report
 from colorizer import fid
+from colorizer import image_sources
 from colorizer import metrics
 from colorizer import progress as progress_lib
 
@@ -332,7 +332,7 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
                      "--test_time_flip need --model_dir: an export runs as it "
                      "was exported (colorizer-export takes the same flags).")
   if dataset:
-    data.parse_dataset_spec(dataset)
+    image_sources.parse_dataset_spec(dataset)
   if fid_weights:
     fid.check_weights(fid_weights)
   loaded = (load_saved_model(model_path) if model_path

@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
-from colorizer import data
 from colorizer import image_io
+from colorizer import image_sources
 
 
 def _resize_short_side(rgb_uint8: np.ndarray, image_size: int) -> np.ndarray:
@@ -45,9 +45,9 @@ def encode(rgb_uint8: np.ndarray, image_format: str) -> bytes:
 
 def make_example(image_bytes: bytes, filename: str) -> tf.train.Example:
   return tf.train.Example(features=tf.train.Features(feature={
-      data.FEATURE_IMAGE: tf.train.Feature(
+      image_sources.FEATURE_IMAGE: tf.train.Feature(
           bytes_list=tf.train.BytesList(value=[image_bytes])),
-      data.FEATURE_NAME: tf.train.Feature(
+      image_sources.FEATURE_NAME: tf.train.Feature(
           bytes_list=tf.train.BytesList(value=[filename.encode("utf-8")])),
   }))
 
@@ -112,7 +112,7 @@ def write_shards(input_dir: str, output_dir: str, image_size: int = 286,
   if not paths:
     raise ValueError(f"--input_dir={input_dir}: no image files found.")
   tf.io.gfile.makedirs(output_dir)
-  train_paths, val_paths = data.split_paths(paths, val_fraction, seed)
+  train_paths, val_paths = image_sources.split_paths(paths, val_fraction, seed)
   skipped = image_io.SkipCounter()
   counts = {}
   for split, split_paths, shards in (

@@ -1,5 +1,6 @@
 """Shared fixtures: generated images (good and broken), no shared data."""
 
+import glob
 import io
 import os
 
@@ -19,6 +20,23 @@ tf.config.set_logical_device_configuration(
     [tf.config.LogicalDeviceConfiguration()] * 2)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def summary_events(log_dir):
+  """{tag: [(step, value)]} over the event files in log_dir.
+
+  value is the float of a float32 scalar summary, None for anything else
+  (images, HParams).
+  """
+  found = {}
+  for path in glob.glob(os.path.join(log_dir, "events.out.tfevents.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        scalar = (float(tf.make_ndarray(value.tensor))
+                  if value.tensor.dtype == tf.float32.as_datatype_enum and
+                  not value.tensor.tensor_shape.dim else None)
+        found.setdefault(value.tag, []).append((event.step, scalar))
+  return found
 
 
 def random_photo(height, width, seed=0):

@@ -10,6 +10,7 @@ from colorizer import color
 from colorizer import config as config_lib
 from colorizer import data
 from colorizer import image_io
+from colorizer import image_sources
 from colorizer import tfrecords
 from tests import conftest
 
@@ -22,15 +23,15 @@ def _data_config(**overrides):
 
 
 def test_parse_dataset_spec():
-  assert data.parse_dataset_spec("demo") == data.DatasetSpec("demo")
-  assert data.parse_dataset_spec("tfds:imagenette/160px:train[:90%]") == (
-      data.DatasetSpec("tfds", "imagenette/160px", "train[:90%]"))
-  assert data.parse_dataset_spec("folder:/x/y").location == "/x/y"
+  assert image_sources.parse_dataset_spec("demo") == image_sources.DatasetSpec("demo")
+  assert image_sources.parse_dataset_spec("tfds:imagenette/160px:train[:90%]") == (
+      image_sources.DatasetSpec("tfds", "imagenette/160px", "train[:90%]"))
+  assert image_sources.parse_dataset_spec("folder:/x/y").location == "/x/y"
   for bad, message in [("flickr", "unknown source 'flickr'"),
                        ("folder:", "needs a location"),
                        ("demo:3", "takes no argument")]:
     with pytest.raises(ValueError, match=f"--dataset={bad!r}.*{message}"):
-      data.parse_dataset_spec(bad)
+      image_sources.parse_dataset_spec(bad)
 
 
 def test_folder_lists_all_formats_and_skips_broken_files(mixed_image_folder):
@@ -38,7 +39,7 @@ def test_folder_lists_all_formats_and_skips_broken_files(mixed_image_folder):
   assert len(paths) == len(conftest.GOOD_FILES) + len(conftest.BROKEN_FILES)
   config = _data_config(dataset=f"folder:{mixed_image_folder}",
                         val_fraction=0.0)
-  sources = data.make_sources(config, seed=0)
+  sources = image_sources.make_sources(config, seed=0)
   images = list(sources.train)  # One epoch.
   assert len(images) == len(conftest.GOOD_FILES)
   assert all(image.dtype == tf.uint8 and image.shape[-1] == 3
@@ -64,15 +65,15 @@ def test_folder_batches_have_model_shapes_and_ranges(mixed_image_folder):
     assert np.abs(ab.numpy()).max() > 0.05  # Color survived.
   assert sum(int(b[0].shape[0]) for b in val) == sources.num_val - sum(
       1 for path, _ in sources.skipped.items()
-      if path in set(data.split_paths(image_io.list_image_files(
+      if path in set(image_sources.split_paths(image_io.list_image_files(
           mixed_image_folder), 0.25, 0)[1]))
 
 
 def test_split_is_deterministic_under_seed():
   paths = [f"img{i:03d}.jpg" for i in range(100)]
-  train_a, val_a = data.split_paths(paths, 0.1, seed=3)
-  train_b, val_b = data.split_paths(paths, 0.1, seed=3)
-  _, val_c = data.split_paths(paths, 0.1, seed=4)
+  train_a, val_a = image_sources.split_paths(paths, 0.1, seed=3)
+  train_b, val_b = image_sources.split_paths(paths, 0.1, seed=3)
+  _, val_c = image_sources.split_paths(paths, 0.1, seed=4)
   assert (train_a, val_a) == (train_b, val_b)
   assert len(val_a) == 10 and not set(val_a) & set(train_a)
   assert val_a != val_c
@@ -93,9 +94,9 @@ def test_training_order_is_deterministic_under_seed(tmp_path):
 
 def test_missing_or_empty_folder_is_a_clear_error(tmp_path):
   with pytest.raises(ValueError, match="--dataset=folder:.*not a directory"):
-    data.make_sources(_data_config(dataset=f"folder:{tmp_path}/nope"), 0)
+    image_sources.make_sources(_data_config(dataset=f"folder:{tmp_path}/nope"), 0)
   with pytest.raises(ValueError, match="found 0 image"):
-    data.make_sources(_data_config(dataset=f"folder:{tmp_path}"), 0)
+    image_sources.make_sources(_data_config(dataset=f"folder:{tmp_path}"), 0)
 
 
 def test_preprocess_eager_equals_tf_data():
@@ -130,7 +131,7 @@ def test_prepare_data_shards_read_back(mixed_image_folder, tmp_path):
   assert counts["skipped"] == len(conftest.BROKEN_FILES)
   assert counts["train"] + counts["val"] == len(conftest.GOOD_FILES)
   config = _data_config(dataset=f"tfrecord:{output_dir}/*.tfrecord")
-  sources = data.make_sources(config, seed=0)
+  sources = image_sources.make_sources(config, seed=0)
   train_images = list(sources.train)
   assert len(train_images) == counts["train"]
   assert max(min(image.shape[:2]) for image in train_images) == 40
@@ -164,7 +165,7 @@ def test_demo_source_batches():
 def test_npz_file_and_folder_sources(tmp_path):
   images = np.stack([conftest.random_photo(32, 32, i) for i in range(8)])
   np.savez(tmp_path / "all.npz", images=images, labels=np.arange(8))
-  sources = data.make_sources(_data_config(dataset=f"npz:{tmp_path}/all.npz",
+  sources = image_sources.make_sources(_data_config(dataset=f"npz:{tmp_path}/all.npz",
                                            val_fraction=0.25), seed=0)
   assert (sources.num_train, sources.num_val) == (6, 2)
   assert len(list(sources.train)) == 6
@@ -181,7 +182,7 @@ def test_npz_file_and_folder_sources(tmp_path):
   np.testing.assert_allclose(first_val[0], expected_l.numpy(), atol=1e-5)
   np.savez(tmp_path / "bad.npz", images=images.astype(np.float32))
   with pytest.raises(ValueError, match="must be uint8"):
-    data.make_sources(_data_config(dataset=f"npz:{tmp_path}/bad.npz"), 0)
+    image_sources.make_sources(_data_config(dataset=f"npz:{tmp_path}/bad.npz"), 0)
 
 
 def test_black_and_white_images_are_left_out_unless_asked(tmp_path):

@@ -7,7 +7,6 @@ colorizer.metrics called directly, and against a predictor that returns the
 truth.
 """
 
-import glob
 import json
 import os
 import subprocess
@@ -35,19 +34,6 @@ IMAGE_SIZES = ((40, 56), (40, 56), (33, 47), (64, 32), (24, 24), (48, 40))
 FLOAT_KEYS = ("psnr", "ssim", "delta_e2000", "colorfulness",
               "colorfulness_true", "delta_colorfulness", "auc",
               "accuracy_2pct")
-
-
-def _events(log_dir):
-  """{tag: [(step, float value)]} over the scalar events in log_dir."""
-  found = {}
-  for path in glob.glob(os.path.join(log_dir, "events.out.tfevents.*")):
-    for event in tf.compat.v1.train.summary_iterator(path):
-      for value in event.summary.value:
-        scalar = (float(tf.make_ndarray(value.tensor))
-                  if value.tensor.dtype == tf.float32.as_datatype_enum and
-                  not value.tensor.tensor_shape.dim else None)
-        found.setdefault(value.tag, []).append((event.step, scalar))
-  return found
 
 
 def _images():
@@ -194,7 +180,7 @@ def test_saved_model_on_a_folder_of_different_sizes(saved_model, image_folder,
   sheet = np.asarray(Image.open(paths["contact_sheet"]))
   row_height = evaluate_report.MIN_ROW_HEIGHT  # The tallest image is 64 px.
   assert sheet.shape[0] == 3 * row_height + 2 * 4
-  events = _events(paths["tensorboard"])
+  events = conftest.summary_events(paths["tensorboard"])
   assert events["eval_full/psnr"] == [(2, pytest.approx(result.model["psnr"]))]
   assert events["eval_full/gray/delta_e2000"] == [
       (2, pytest.approx(result.gray["delta_e2000"]))]

@@ -5,8 +5,8 @@ and small valid images (tests/bad_inputs.small_seed_images) with bits flipped,
 bytes overwritten or inserted, or the end cut off:
 
   (a) colorizer.image_io.read_rgb: an image or ImageReadError, nothing else;
-  (b) the folder pipeline (data._decode_paths under tf.data) and the encoded
-      bytes path (data.decode_encoded with ignore_errors): every file either
+  (b) the folder pipeline (image_sources._decode_paths under tf.data) and the encoded
+      bytes path (image_sources.decode_encoded with ignore_errors): every file either
       becomes a batch-ready pair or is skipped;
   (c) the exported serving signature: a PNG or InvalidArgumentError.
 
@@ -32,6 +32,7 @@ from colorizer import data
 from colorizer import export
 from colorizer import image_header
 from colorizer import image_io
+from colorizer import image_sources
 from colorizer import models
 from tests import bad_inputs
 
@@ -116,7 +117,7 @@ def test_folder_pipeline_uses_or_skips_every_fuzzed_file(files):
       with open(os.path.join(root, f"fuzz {index}{extension}"), "wb") as f:
         f.write(image_bytes)
     config = _data_config(dataset=f"folder:{root}")
-    sources = data.make_sources(config, seed=0)
+    sources = image_sources.make_sources(config, seed=0)
     pairs = list(sources.train.map(
         lambda rgb_uint8: data.preprocess(rgb_uint8, config, training=False)))
   assert len(pairs) + sources.skipped.count == len(files)
@@ -147,7 +148,7 @@ def test_encoded_bytes_path_drops_what_it_cannot_decode(encoded_images):
     return
   config = _data_config()
   dataset = (tf.data.Dataset.from_tensor_slices(encoded_images)
-             .map(data.decode_encoded).ignore_errors()
+             .map(image_sources.decode_encoded).ignore_errors()
              .map(lambda rgb_uint8: data.preprocess(rgb_uint8, config,
                                                     training=False)))
   pairs = list(dataset)

@@ -31,6 +31,7 @@ from colorizer import data
 from colorizer import export
 from colorizer import image_header
 from colorizer import image_io
+from colorizer import image_sources
 from colorizer import models
 from colorizer import train
 from tests import bad_inputs
@@ -167,7 +168,7 @@ def test_read_rgb_refuses_formats_outside_the_list():
 def test_folder_pipeline_uses_the_good_and_counts_exactly_the_bad(folder):
   config = config_lib.tiny().data.__class__(
       dataset=f"folder:{folder}", image_size=32, val_fraction=0.0)
-  sources = data.make_sources(config, seed=0)
+  sources = image_sources.make_sources(config, seed=0)
   shapes = sorted(tuple(image.shape[:2]) for image in sources.train)
   assert shapes == sorted(case.shown_size for case in bad_inputs.GOOD_CASES)
   assert _relative(dict(sources.skipped.items()), folder) == BAD_NAMES

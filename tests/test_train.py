@@ -15,16 +15,7 @@ from colorizer import evaluation
 from colorizer import flags_lib
 from colorizer import steps
 from colorizer import train
-
-
-def _events(log_dir):
-  """{tag: [(step, event value)]} over every event file in log_dir."""
-  found = {}
-  for path in glob.glob(os.path.join(log_dir, "events.out.tfevents.*")):
-    for event in tf.compat.v1.train.summary_iterator(path):
-      for value in event.summary.value:
-        found.setdefault(value.tag, []).append((event.step, value))
-  return found
+from tests import conftest
 
 
 def test_generator_learns_color_well_below_the_gray_baseline():
@@ -131,13 +122,13 @@ def test_run_writes_config_checkpoints_samples_and_metrics(trained_run):
 
 def test_tensorboard_has_scalars_images_and_hparams(trained_run):
   _, model_dir, _ = trained_run
-  train_events = _events(os.path.join(model_dir, "train"))
+  train_events = conftest.summary_events(os.path.join(model_dir, "train"))
   for tag in ("train/gen_total", "train/gen_gan", "train/gen_recon",
               "train/disc_total", "train/disc_real_mean",
               "train/disc_fake_mean", "train/gen_learning_rate",
               "train/images_per_sec"):
     assert tag in train_events, tag
-  eval_events = _events(os.path.join(model_dir, "eval"))
+  eval_events = conftest.summary_events(os.path.join(model_dir, "eval"))
   # The HParams session sits with the metrics it is judged by.
   assert "_hparams_/session_start_info" in eval_events
   assert {"eval/psnr", "eval/ssim", "eval/psnr_gray"} <= set(eval_events)

@@ -272,22 +272,6 @@ def classification_head(features, temperature: float, rebalance: float = 0.0,
   return ab_logits, ab_normalized
 
 
-def logits_and_ab(generator: keras.Model) -> keras.Model:
-  """A view of a class-head generator returning (ab_logits, ab_normalized).
-
-  It shares every weight with `generator`; the training step uses it to get
-  the logits the cross-entropy needs alongside the decoded a*b*.
-
-  Raises:
-    ValueError: if the generator has no class head.
-  """
-  if not has_class_head(generator):
-    raise ValueError(f"{generator.name} has no a*b* class head.")
-  return keras.Model(generator.inputs,
-                     [generator.get_layer(LOGITS_LAYER).output,
-                      generator.output], name=f"{generator.name}_logits")
-
-
 def has_class_head(generator: keras.Model) -> bool:
   return any(layer.name == LOGITS_LAYER for layer in generator.layers)
 

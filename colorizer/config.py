@@ -123,6 +123,10 @@ class LossConfig:
       "prior before the first step.")
   label_smoothing: float = _field(
       0.0, "One-sided label smoothing: real targets become 1 - this.")
+  label_weight: float = _field(
+      0.0, "Weight of an auxiliary cross-entropy that predicts the image's "
+      "class label from the U-Net bottleneck (Iizuka et al. 2016); needs "
+      "labels from the source (npz with a 'labels' array). 0 turns it off.")
 
 
 @dataclasses.dataclass(frozen=True)

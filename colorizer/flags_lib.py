@@ -76,8 +76,9 @@ def validate(config: config_lib.Config) -> None:
     ValueError: with a one-line message that names the flag.
   """
   from colorizer import ab_classes  # pylint: disable=g-import-not-at-top
-  from colorizer import data  # pylint: disable=g-import-not-at-top
   from colorizer import encoder_unet  # pylint: disable=g-import-not-at-top
+  from colorizer import image_sources  # pylint: disable=g-import-not-at-top
+  from colorizer import label_head  # pylint: disable=g-import-not-at-top
   from colorizer import models  # pylint: disable=g-import-not-at-top
   train, data_config, optim = config.train, config.data, config.optim
 
@@ -112,6 +113,15 @@ def validate(config: config_lib.Config) -> None:
                      "be in [0, 1).")
   if config.loss.recon_weight < 0 or config.loss.gan_weight < 0:
     raise ValueError("--recon_weight and --gan_weight must be >= 0.")
+  if config.loss.label_weight < 0:
+    raise ValueError(f"--label_weight={config.loss.label_weight}: must be "
+                     ">= 0.")
+  if config.loss.label_weight:
+    label_head.bottleneck_layer_name(config)  # --generator=unet only.
+    if image_sources.parse_dataset_spec(data_config.dataset).kind != "npz":
+      raise ValueError(f"--label_weight needs class labels, which only "
+                       f"npz:PATH sources provide (got --dataset="
+                       f"{data_config.dataset}).")
   if not 0.0 <= config.model.dropout < 1.0:
     raise ValueError(f"--dropout={config.model.dropout}: must be in [0, 1).")
   if not 0.0 < optim.decay_fraction <= 1.0:
@@ -137,7 +147,7 @@ def validate(config: config_lib.Config) -> None:
                        "pretrained encoder).")
   else:
     encoder_unet.check_config(config)  # --image_size, --encoder_weights.
-  spec = data.parse_dataset_spec(data_config.dataset)
+  spec = image_sources.parse_dataset_spec(data_config.dataset)
   if spec.kind == "folder":
     location = os.path.expanduser(spec.location)
     if not os.path.isdir(location):

@@ -22,7 +22,7 @@ def _per_example_mean(values: tf.Tensor) -> tf.Tensor:
   return tf.reduce_mean(tf.reshape(values, [tf.shape(values)[0], -1]), axis=1)
 
 
-def _average(per_example: tf.Tensor, global_batch_size: int) -> tf.Tensor:
+def average(per_example: tf.Tensor, global_batch_size: int) -> tf.Tensor:
   return tf.nn.compute_average_loss(per_example,
                                     global_batch_size=global_batch_size)
 
@@ -86,9 +86,9 @@ def discriminator_loss(disc_real_logits: tf.Tensor,
   if not 0.0 <= label_smoothing < 1.0:
     raise ValueError(f"label_smoothing must be in [0, 1), got "
                      f"{label_smoothing}.")
-  real = _average(adversarial_per_example(
+  real = average(adversarial_per_example(
       disc_real_logits, 1.0 - label_smoothing, gan_loss), global_batch_size)
-  fake = _average(adversarial_per_example(disc_fake_logits, 0.0, gan_loss),
+  fake = average(adversarial_per_example(disc_fake_logits, 0.0, gan_loss),
                   global_batch_size)
   return {"disc_total": 0.5 * (real + fake), "disc_real": real,
           "disc_fake": fake}
@@ -155,11 +155,11 @@ def generator_loss(disc_fake_logits: tf.Tensor,
   if recon_per_example is None:
     recon_per_example = reconstruction_per_example(ab_fake, ab_real,
                                                    recon_loss)
-  recon = _average(recon_per_example, global_batch_size)
+  recon = average(recon_per_example, global_batch_size)
   if disc_fake_logits is None:
     gan = tf.zeros([], tf.float32)
   else:
-    gan = _average(adversarial_per_example(disc_fake_logits, 1.0, gan_loss),
+    gan = average(adversarial_per_example(disc_fake_logits, 1.0, gan_loss),
                    global_batch_size)
   return {"gen_total": gan_weight * gan + recon_weight * recon,
           "gen_gan": gan, "gen_recon": recon}
@@ -172,4 +172,4 @@ def mean_discriminator_output(logits: tf.Tensor, global_batch_size: int,
   _check_gan_loss(gan_loss)
   logits = tf.cast(logits, tf.float32)
   scores = tf.sigmoid(logits) if gan_loss == "vanilla" else logits
-  return _average(_per_example_mean(scores), global_batch_size)
+  return average(_per_example_mean(scores), global_batch_size)

@@ -286,6 +286,20 @@ def inference_fn(generator: keras.Model, test_time_flip: bool = False):
   return predict
 
 
+def with_layer_outputs(generator: keras.Model, layer_names) -> keras.Model:
+  """A view of `generator` returning [its output, *the named layers' outputs].
+
+  It shares every weight with the generator; the training step uses it for
+  what its losses read besides the prediction (a class head's logits, the
+  bottleneck features of the label head).
+  """
+  return keras.Model(
+      generator.inputs,
+      [generator.output] + [generator.get_layer(name).output
+                            for name in layer_names],
+      name=f"{generator.name}_view")
+
+
 def count_params(model: keras.Model) -> int:
   """Number of trainable parameters."""
   return int(sum(math.prod(w.shape) for w in model.trainable_weights))

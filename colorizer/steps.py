@@ -16,6 +16,7 @@ import tensorflow as tf
 from colorizer import ab_classes
 from colorizer import config as config_lib
 from colorizer import encoder_unet
+from colorizer import label_head as label_head_lib
 from colorizer import losses
 from colorizer import models
 
@@ -36,10 +37,14 @@ class TrainState:
   # the first step (see colorizer.ab_classes) and checkpointed so a resumed
   # run keeps them. None when every weight would be 1.
   class_weights: Optional[tf.Variable] = None
+  # --label_weight > 0: the auxiliary label classifier on the generator's
+  # bottleneck (colorizer.label_head), trained by gen_optimizer.
+  label_head: Optional[keras.Model] = None
 
   def checkpoint(self) -> tf.train.Checkpoint:
     optional = {"encoder_optimizer": self.encoder_optimizer,
-                "class_weights": self.class_weights}
+                "class_weights": self.class_weights,
+                "label_head": self.label_head}
     return tf.train.Checkpoint(
         generator=self.generator, discriminator=self.discriminator,
         gen_optimizer=self.gen_optimizer, disc_optimizer=self.disc_optimizer,
@@ -98,11 +103,18 @@ def _make_optimizer(base_rate: float, step: tf.Variable,
 
 
 def build_state(config: config_lib.Config,
-                strategy: tf.distribute.Strategy) -> TrainState:
+                strategy: tf.distribute.Strategy,
+                num_labels: int = 0) -> TrainState:
   """Builds models, optimizers (with their slots) and the step counter.
 
   Optimizer variables are built eagerly so that a checkpoint restores into
   them immediately instead of waiting for the first step.
+
+  Args:
+    config: the run's config.
+    strategy: the models and optimizers are built under its scope.
+    num_labels: class labels in the data, for the label head that
+      --label_weight > 0 adds.
   """
   set_precision_policy(config.train.mixed_precision)
   seed = config.train.seed
@@ -134,6 +146,11 @@ def build_state(config: config_lib.Config,
       encoder_optimizer = _make_optimizer(config.optim.gen_learning_rate,
                                           step, config)
       encoder_optimizer.build(encoder.trainable_variables)
+    label_head = None
+    if config.loss.label_weight:
+      label_head = label_head_lib.build_label_head(config, num_labels,
+                                                   seed=seed + 2)
+      decoder_variables = decoder_variables + label_head.trainable_variables
     gen_optimizer.build(decoder_variables)
     disc_optimizer.build(discriminator.trainable_variables)
     class_weights = None
@@ -142,14 +159,14 @@ def build_state(config: config_lib.Config,
           tf.ones([ab_classes.num_classes()]), trainable=False,
           name="class_weights")
   return TrainState(generator, discriminator, gen_optimizer, disc_optimizer,
-                    step, encoder_optimizer, class_weights)
+                    step, encoder_optimizer, class_weights, label_head)
 
 
 def make_train_step(state: TrainState, config: config_lib.Config,
                     global_batch_size: int,
                     adversarial: bool = True,
                     freeze_encoder: bool = False) -> Callable[..., Dict]:
-  """Returns the per-replica train step `(l_channel, ab_real) -> scalars`.
+  """Returns the per-replica step `(l_channel, ab_real[, label]) -> scalars`.
 
   Args:
     state: the models and optimizers the step updates.
@@ -179,28 +196,39 @@ def make_train_step(state: TrainState, config: config_lib.Config,
   encoder = encoder_unet.find_encoder(generator)
   encoder_ids = ({id(v) for v in encoder.trainable_variables}
                  if encoder is not None else set())
-  # A class head: the step needs the logits as well as the decoded a*b*.
-  logits_view = (ab_classes.logits_and_ab(generator)
-                 if ab_classes.has_class_head(generator) else None)
+  # What the losses read besides the decoded a*b*: a class head's logits,
+  # the bottleneck features the label head classifies.
+  class_head = ab_classes.has_class_head(generator)
+  label_head = state.label_head
+  extra_layers = ([ab_classes.LOGITS_LAYER] if class_head else []) + (
+      [label_head_lib.bottleneck_layer_name(config)] if label_head else [])
+  view = (models.with_layer_outputs(generator, extra_layers) if extra_layers
+          else None)
 
-  def train_step(l_channel, ab_real):
+  def train_step(l_channel, ab_real, label=None):
     # Python state read while tracing: the whole traced step sees it.
     with (encoder_unet.frozen_encoder(generator) if freeze_encoder
           else contextlib.nullcontext()):
-      return _train_step(l_channel, ab_real)
+      return _train_step(l_channel, ab_real, label)
 
-  def _train_step(l_channel, ab_real):
+  def _train_step(l_channel, ab_real, label):
+    if (label is None) != (label_head is None):
+      raise ValueError("--label_weight > 0 needs labelled batches, and only "
+                       "it: make_datasets(with_labels=...) must match.")
     # Without the encoder's variables while it is frozen.
     gen_variables = generator.trainable_variables
+    if label_head is not None:
+      gen_variables = gen_variables + label_head.trainable_variables
     with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
       recon_per_example = None
-      if logits_view is None:
+      if view is None:
         ab_fake = generator(l_channel, training=True)  # [B, H, W, 2]
       else:
-        ab_logits, ab_fake = logits_view(
-            l_channel, training=True)  # [B, H, W, Q], [B, H, W, 2]
-        recon_per_example = ab_classes.cross_entropy_per_example(
-            ab_logits, ab_real, state.class_weights)
+        ab_fake, *extra = view(l_channel, training=True)  # [B, H, W, 2], ...
+        if class_head:
+          ab_logits = extra.pop(0)  # [B, H/2, W/2, Q]
+          recon_per_example = ab_classes.cross_entropy_per_example(
+              ab_logits, ab_real, state.class_weights)
       disc_fake_logits = None
       if adversarial:
         disc_real_logits = discriminator([l_channel, ab_real], training=True)
@@ -211,6 +239,16 @@ def make_train_step(state: TrainState, config: config_lib.Config,
           recon_weight=loss_config.recon_weight,
           gan_weight=loss_config.gan_weight if adversarial else 0.0,
           recon_per_example=recon_per_example)
+      if label_head is not None:
+        label_logits = label_head(extra.pop(0), training=True)  # [B, K]
+        gen_losses["label_xent"] = losses.average(
+            label_head_lib.cross_entropy_per_example(label_logits, label),
+            global_batch_size)
+        gen_losses["label_accuracy"] = losses.average(
+            label_head_lib.correct_per_example(label_logits, label),
+            global_batch_size)
+        gen_losses["gen_total"] += (loss_config.label_weight *
+                                    gen_losses["label_xent"])
       scaled_gen_loss = gen_optimizer.scale_loss(gen_losses["gen_total"])
       if adversarial:
         disc_losses = losses.discriminator_loss(
@@ -259,8 +297,9 @@ def make_distributed_step(strategy: tf.distribute.Strategy,
     replica_step = tf.function(replica_step, jit_compile=True)
 
   def one_step(iterator):
-    l_channel, ab_real = next(iterator)
-    per_replica = strategy.run(replica_step, args=(l_channel, ab_real))
+    # (l_channel, ab_real), or (l_channel, ab_real, label) with a label head.
+    batch = next(iterator)
+    per_replica = strategy.run(replica_step, args=tuple(batch))
     step_counter.assign_add(1)
     return {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
             for name, value in per_replica.items()}

@@ -248,12 +248,13 @@ def train_and_evaluate(config: config_lib.Config, model_dir: str,
     config_lib.save(config, model_dir)
 
   sources_holder = {}
+  with_labels = config.loss.label_weight > 0
 
   def dataset_fn(input_context):
     train_ds, _, sources = data.make_datasets(
         config.data, input_context.get_per_replica_batch_size(
             train_config.batch_size), train_config.seed,
-        input_context=input_context)
+        input_context=input_context, with_labels=with_labels)
     sources_holder["sources"] = sources
     return train_ds
 
@@ -263,7 +264,9 @@ def train_and_evaluate(config: config_lib.Config, model_dir: str,
                                     val_batch=train_config.batch_size)
   val_batches = list(val_ds.take(train_config.eval_batches)) if chief else []
 
-  state = steps.build_state(config, strategy)
+  # The strategy built the training datasets already, on this worker too.
+  state = steps.build_state(config, strategy,
+                            num_labels=sources_holder["sources"].num_labels)
   checkpoint = state.checkpoint()
   manager = tf.train.CheckpointManager(
       checkpoint, os.path.join(write_dir, "checkpoints"),

@@ -129,7 +129,8 @@ def test_class_head_generators_output_normalized_ab(generator, logits_size):
   model = models.build_generator(config)
   ab = model(tf.zeros([2, 32, 32, 1]))
   assert ab.shape == (2, 32, 32, 2) and ab.dtype == tf.float32
-  logits, decoded = ab_classes.logits_and_ab(model)(tf.zeros([2, 32, 32, 1]))
+  decoded, logits = models.with_layer_outputs(
+      model, [ab_classes.LOGITS_LAYER])(tf.zeros([2, 32, 32, 1]))
   assert logits.shape == (2, logits_size, logits_size,
                           ab_classes.num_classes())
   np.testing.assert_allclose(decoded, ab, atol=1e-6)

@@ -118,10 +118,6 @@ def validate(config: config_lib.Config) -> None:
                      ">= 0.")
   if config.loss.label_weight:
     label_head.bottleneck_layer_name(config)  # --generator=unet only.
-    if image_sources.parse_dataset_spec(data_config.dataset).kind != "npz":
-      raise ValueError(f"--label_weight needs class labels, which only "
-                       f"npz:PATH sources provide (got --dataset="
-                       f"{data_config.dataset}).")
   if not 0.0 <= config.model.dropout < 1.0:
     raise ValueError(f"--dropout={config.model.dropout}: must be in [0, 1).")
   if not 0.0 < optim.decay_fraction <= 1.0:
@@ -154,6 +150,8 @@ def validate(config: config_lib.Config) -> None:
       raise ValueError(f"--dataset=folder:{spec.location}: no such directory.")
   if spec.kind == "npz" and not os.path.exists(spec.location):
     raise ValueError(f"--dataset=npz:{spec.location}: no such file or folder.")
+  if config.loss.label_weight:
+    image_sources.check_labels(data_config.dataset)
   if spec.kind == "tfrecord":
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     if not tf.io.gfile.glob(spec.location):

@@ -244,14 +244,37 @@ def _load_npz_images(path: str) -> np.ndarray:
   return images
 
 
+_NO_LABELS_HINT = "pass --label_weight=0 to train without labels"
+
+
+def check_labels(dataset: str) -> None:
+  """Fails unless --dataset provides class labels (for --label_weight).
+
+  Raises:
+    ValueError: one line naming --label_weight, for a source without labels.
+  """
+  spec = parse_dataset_spec(dataset)
+  if spec.kind != "npz":
+    raise ValueError(f"--label_weight needs class labels, which only npz:PATH "
+                     f"sources with a '{NPZ_LABELS_KEY}' array provide (got "
+                     f"--dataset={dataset}); {_NO_LABELS_HINT}.")
+  path = (os.path.join(spec.location, "train.npz")
+          if os.path.isdir(spec.location) else spec.location)
+  try:
+    with np.load(path, allow_pickle=False) as arrays:
+      has_labels = NPZ_LABELS_KEY in arrays.files
+  except (OSError, ValueError) as error:
+    raise ValueError(f"--dataset=npz:{path}: cannot read it ({error})."
+                     ) from None
+  if not has_labels:
+    raise ValueError(f"--label_weight: --dataset=npz:{path} has no "
+                     f"'{NPZ_LABELS_KEY}' array; {_NO_LABELS_HINT}.")
+
+
 def _load_npz_labels(path: str, num_images: int) -> np.ndarray:
   """int32 [N] class labels in [0, K) from the npz's `labels` array."""
   with np.load(path, allow_pickle=False) as arrays:
-    labels = (arrays[NPZ_LABELS_KEY] if NPZ_LABELS_KEY in arrays.files
-              else None)
-  if labels is None:
-    raise ValueError(f"--label_weight: --dataset=npz:{path} has no "
-                     f"'{NPZ_LABELS_KEY}' array.")
+    labels = arrays[NPZ_LABELS_KEY]
   if (not np.issubdtype(labels.dtype, np.integer) or labels.shape != (
       num_images,) or labels.min(initial=0) < 0):
     raise ValueError(f"--label_weight: '{NPZ_LABELS_KEY}' in --dataset=npz:"
@@ -321,9 +344,8 @@ def make_sources(data_config: config_lib.DataConfig, seed: int,
     ValueError: with_labels for a source without labels.
   """
   spec = parse_dataset_spec(data_config.dataset)
-  if with_labels and spec.kind != "npz":
-    raise ValueError(f"--label_weight needs class labels, which only npz:PATH "
-                     f"sources provide (got --dataset={data_config.dataset}).")
+  if with_labels:
+    check_labels(data_config.dataset)
 
   def shard(dataset):
     if input_context and input_context.num_input_pipelines > 1:

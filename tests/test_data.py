@@ -23,15 +23,16 @@ def _data_config(**overrides):
 
 
 def test_parse_dataset_spec():
-  assert image_sources.parse_dataset_spec("demo") == image_sources.DatasetSpec("demo")
-  assert image_sources.parse_dataset_spec("tfds:imagenette/160px:train[:90%]") == (
+  parse = image_sources.parse_dataset_spec
+  assert parse("demo") == image_sources.DatasetSpec("demo")
+  assert parse("tfds:imagenette/160px:train[:90%]") == (
       image_sources.DatasetSpec("tfds", "imagenette/160px", "train[:90%]"))
-  assert image_sources.parse_dataset_spec("folder:/x/y").location == "/x/y"
+  assert parse("folder:/x/y").location == "/x/y"
   for bad, message in [("flickr", "unknown source 'flickr'"),
                        ("folder:", "needs a location"),
                        ("demo:3", "takes no argument")]:
     with pytest.raises(ValueError, match=f"--dataset={bad!r}.*{message}"):
-      image_sources.parse_dataset_spec(bad)
+      parse(bad)
 
 
 def test_folder_lists_all_formats_and_skips_broken_files(mixed_image_folder):
@@ -94,7 +95,8 @@ def test_training_order_is_deterministic_under_seed(tmp_path):
 
 def test_missing_or_empty_folder_is_a_clear_error(tmp_path):
   with pytest.raises(ValueError, match="--dataset=folder:.*not a directory"):
-    image_sources.make_sources(_data_config(dataset=f"folder:{tmp_path}/nope"), 0)
+    image_sources.make_sources(
+        _data_config(dataset=f"folder:{tmp_path}/nope"), 0)
   with pytest.raises(ValueError, match="found 0 image"):
     image_sources.make_sources(_data_config(dataset=f"folder:{tmp_path}"), 0)
 
@@ -165,8 +167,9 @@ def test_demo_source_batches():
 def test_npz_file_and_folder_sources(tmp_path):
   images = np.stack([conftest.random_photo(32, 32, i) for i in range(8)])
   np.savez(tmp_path / "all.npz", images=images, labels=np.arange(8))
-  sources = image_sources.make_sources(_data_config(dataset=f"npz:{tmp_path}/all.npz",
-                                           val_fraction=0.25), seed=0)
+  sources = image_sources.make_sources(
+      _data_config(dataset=f"npz:{tmp_path}/all.npz", val_fraction=0.25),
+      seed=0)
   assert (sources.num_train, sources.num_val) == (6, 2)
   assert len(list(sources.train)) == 6
   split_dir = tmp_path / "split"
@@ -182,7 +185,8 @@ def test_npz_file_and_folder_sources(tmp_path):
   np.testing.assert_allclose(first_val[0], expected_l.numpy(), atol=1e-5)
   np.savez(tmp_path / "bad.npz", images=images.astype(np.float32))
   with pytest.raises(ValueError, match="must be uint8"):
-    image_sources.make_sources(_data_config(dataset=f"npz:{tmp_path}/bad.npz"), 0)
+    image_sources.make_sources(
+        _data_config(dataset=f"npz:{tmp_path}/bad.npz"), 0)
 
 
 def test_black_and_white_images_are_left_out_unless_asked(tmp_path):

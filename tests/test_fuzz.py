@@ -5,9 +5,9 @@ and small valid images (tests/bad_inputs.small_seed_images) with bits flipped,
 bytes overwritten or inserted, or the end cut off:
 
   (a) colorizer.image_io.read_rgb: an image or ImageReadError, nothing else;
-  (b) the folder pipeline (image_sources._decode_paths under tf.data) and the encoded
-      bytes path (image_sources.decode_encoded with ignore_errors): every file either
-      becomes a batch-ready pair or is skipped;
+  (b) the folder pipeline (image_sources._decode_paths under tf.data) and the
+      encoded bytes path (image_sources.decode_encoded with ignore_errors):
+      every file either becomes a batch-ready pair or is skipped;
   (c) the exported serving signature: a PNG or InvalidArgumentError.
 
 Bounded in time and memory: inputs of at most a few KB, pixel limits of

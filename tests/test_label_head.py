@@ -54,14 +54,18 @@ def test_training_batches_carry_each_image_s_own_label(tmp_path):
 def test_sources_without_labels_are_refused_naming_the_flag(tmp_path):
   np.savez(tmp_path / "nolabels.npz",
            images=np.zeros([4, 32, 32, 3], np.uint8))
-  with pytest.raises(ValueError, match="--label_weight.*no 'labels' array"):
-    image_sources.make_sources(_config(f"npz:{tmp_path}/nolabels.npz").data, 0,
-                      with_labels=True)
+  unlabelled = _config(f"npz:{tmp_path}/nolabels.npz")
+  for check in (lambda: flags_lib.validate(unlabelled),
+                lambda: image_sources.make_sources(unlabelled.data, 0,
+                                                   with_labels=True)):
+    with pytest.raises(ValueError, match="--label_weight: .* no 'labels' "
+                       "array; pass --label_weight=0"):
+      check()
   np.savez(tmp_path / "float.npz", images=np.zeros([4, 32, 32, 3], np.uint8),
            labels=np.zeros(4, np.float32))
   with pytest.raises(ValueError, match="non-negative integers"):
     image_sources.make_sources(_config(f"npz:{tmp_path}/float.npz").data, 0,
-                      with_labels=True)
+                               with_labels=True)
   with pytest.raises(ValueError, match="--label_weight needs class labels"):
     flags_lib.validate(_config("demo"))
   with pytest.raises(ValueError, match="--label_weight=-1"):

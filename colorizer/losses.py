@@ -23,6 +23,7 @@ def _per_example_mean(values: tf.Tensor) -> tf.Tensor:
 
 
 def average(per_example: tf.Tensor, global_batch_size: int) -> tf.Tensor:
+  """[B] per-example values -> this replica's share of the global mean."""
   return tf.nn.compute_average_loss(per_example,
                                     global_batch_size=global_batch_size)
 

@@ -126,7 +126,8 @@ class LossConfig:
   label_weight: float = _field(
       0.0, "Weight of an auxiliary cross-entropy that predicts the image's "
       "class label from the U-Net bottleneck (Iizuka et al. 2016); needs "
-      "labels from the source (npz with a 'labels' array). 0 turns it off.")
+      "labels from the source (npz with a 'labels' array, or a TFDS "
+      "dataset's class label). 0 turns it off.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -290,9 +291,10 @@ def cifar10() -> Config:
 
   a*b* classes (Zhang et al. 2016) trained on the plain cross-entropy plus
   an auxiliary cross-entropy on the image's class label (Iizuka et al. 2016,
-  --label_weight; the npz's `labels`), no GAN (pretraining runs the whole
-  way), random-resized crops (area 0.64 to 1), Adam at 1e-3 decaying
-  linearly over the second half; the decode, chosen on held-out images,
+  --label_weight; an npz's `labels` or a TFDS class label), no GAN
+  (pretraining runs the whole way), random-resized crops (area 0.64 to 1),
+  Adam at 1e-3 decaying linearly over the second half; the decode, chosen
+  on held-out images,
   reweights the class distribution towards rare colors (rebalance 2.25) and
   anneals it (T = 0.2). 8,000 steps of 64: about 40 minutes on 2 CPU cores
   in bfloat16. For unlabelled 32 px data add --label_weight=0.

@@ -8,7 +8,8 @@
   npz:PATH           uint8 `images` [N, H, W, 3] in a .npz file, or a folder
                      holding train.npz and val.npz (e.g. CIFAR-10 arrays);
                      an integer `labels` [N] array, when present, gives the
-                     class labels --label_weight trains on.
+                     class labels --label_weight trains on (a TFDS dataset's
+                     ClassLabel feature does the same).
 
 Every source yields uint8 RGB images of any size (colorizer.data then
 preprocesses and batches them). Shuffling happens where it is cheapest (file
@@ -196,39 +197,57 @@ def _tfrecord_sources(location, data_config, seed, shard) -> Sources:
                  skipped=image_io.SkipCounter())
 
 
-def _tfds_sources(spec, data_config, seed, shard) -> Sources:
+def _tfds_sources(spec, data_config, seed, shard,
+                  with_labels: bool) -> Sources:
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   builder = tfds.builder(spec.location, data_dir=data_config.data_dir or None)
   splits = builder.info.splits
   train_split = spec.split or "train"
-  image_keys = [key for key, feature in builder.info.features.items()
+  features = builder.info.features
+  image_keys = [key for key, feature in features.items()
                 if isinstance(feature, tfds.features.Image)]
   if not image_keys:
     raise ValueError(f"--dataset=tfds:{spec.location} has no image feature.")
   image_key = image_keys[0]
+  label_keys = [key for key, feature in features.items()
+                if isinstance(feature, tfds.features.ClassLabel)]
+  if with_labels and not label_keys:
+    raise ValueError(f"--label_weight: --dataset=tfds:{spec.location} has no "
+                     f"class label feature; {_NO_LABELS_HINT}.")
 
-  def load(split, shuffle):
+  def load(split, shuffle, labelled=False):
     dataset = builder.as_dataset(
         split=split, shuffle_files=shuffle,
         decoders={image_key: tfds.decode.SkipDecoding()},
         read_config=tfds.ReadConfig(shuffle_seed=seed))
+    if labelled:  # (encoded image, int32 label) pairs.
+      return dataset.map(
+          lambda example: (example[image_key],
+                           tf.cast(example[label_keys[0]], tf.int32)),
+          num_parallel_calls=AUTOTUNE)
     return dataset.map(lambda example: example[image_key],
                        num_parallel_calls=AUTOTUNE)
 
   val_split = next((s for s in ("validation", "val", "test")
                     if s in splits and s != train_split), None)
   if val_split:
-    train_bytes, val_bytes = load(train_split, True), load(val_split, False)
+    train_bytes = load(train_split, True, with_labels)
+    val_bytes = load(val_split, False)
   else:
-    train_bytes = _every_kth(load(train_split, True), data_config.val_fraction,
-                             False)
+    train_bytes = _every_kth(load(train_split, True, with_labels),
+                             data_config.val_fraction, False)
     val_bytes = _every_kth(load(train_split, False), data_config.val_fraction,
                            True)
   train_bytes = shard(train_bytes).shuffle(
       data_config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   decode = lambda ds: ds.map(decode_encoded, num_parallel_calls=AUTOTUNE)
-  return Sources(train=decode(train_bytes), val=decode(val_bytes),
-                 skipped=image_io.SkipCounter())
+  train = (train_bytes.map(lambda image_bytes, label: (
+      decode_encoded(image_bytes), label), num_parallel_calls=AUTOTUNE)
+           if with_labels else decode(train_bytes))
+  return Sources(train=train, val=decode(val_bytes),
+                 skipped=image_io.SkipCounter(),
+                 num_labels=(features[label_keys[0]].num_classes
+                             if with_labels else 0))
 
 
 def _load_npz_images(path: str) -> np.ndarray:
@@ -254,10 +273,13 @@ def check_labels(dataset: str) -> None:
     ValueError: one line naming --label_weight, for a source without labels.
   """
   spec = parse_dataset_spec(dataset)
+  if spec.kind == "tfds":
+    return  # Its class label feature is looked up when the source is built.
   if spec.kind != "npz":
     raise ValueError(f"--label_weight needs class labels, which only npz:PATH "
-                     f"sources with a '{NPZ_LABELS_KEY}' array provide (got "
-                     f"--dataset={dataset}); {_NO_LABELS_HINT}.")
+                     f"sources with a '{NPZ_LABELS_KEY}' array and tfds: "
+                     f"datasets with a class label provide (got --dataset="
+                     f"{dataset}); {_NO_LABELS_HINT}.")
   path = (os.path.join(spec.location, "train.npz")
           if os.path.isdir(spec.location) else spec.location)
   try:
@@ -358,7 +380,7 @@ def make_sources(data_config: config_lib.DataConfig, seed: int,
   if spec.kind == "tfrecord":
     return _tfrecord_sources(spec.location, data_config, seed, shard)
   if spec.kind == "tfds":
-    return _tfds_sources(spec, data_config, seed, shard)
+    return _tfds_sources(spec, data_config, seed, shard, with_labels)
   if spec.kind == "npz":
     return _npz_sources(spec.location, data_config, seed, shard, with_labels)
   return _demo_sources(data_config, seed, shard)

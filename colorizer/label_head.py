@@ -12,8 +12,9 @@ label; its cross-entropy joins the generator loss:
 
 The head is a training aid only: it is a model of its own beside the
 generator (checkpointed, never exported), so exports and evaluation see the
-same generator as without it. Labels come from the data source (an npz with
-a `labels` array, such as ../shared/data/cifar10).
+same generator as without it. Labels come from the data source: an npz
+with a `labels` array (such as ../shared/data/cifar10) or a TFDS dataset's
+ClassLabel feature.
 """
 
 import keras

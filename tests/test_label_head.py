@@ -51,6 +51,27 @@ def test_training_batches_carry_each_image_s_own_label(tmp_path):
   assert len(next(iter(val_ds))) == 2  # Validation has no labels.
 
 
+def test_tfds_class_labels_reach_the_training_batches():
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  config = _config("tfds:cifar10")
+  flags_lib.validate(config)
+  with tfds.testing.mock_data(num_examples=16,
+                              policy=tfds.testing.MockPolicy.USE_CODE):
+    train_ds, val_ds, sources = data.make_datasets(config.data, 4, seed=0,
+                                                   with_labels=True)
+    _, _, labels = next(iter(train_ds))
+    assert len(next(iter(val_ds))) == 2
+  assert sources.num_labels == 10  # CIFAR-10's ClassLabel.
+  assert labels.dtype == tf.int32 and labels.shape == (4,)
+  assert ((0 <= labels.numpy()) & (labels.numpy() < 10)).all()
+  unlabelled = _config("tfds:div2k")  # Image pairs, no class label.
+  with tfds.testing.mock_data(num_examples=4,
+                              policy=tfds.testing.MockPolicy.USE_CODE):
+    with pytest.raises(ValueError, match="--label_weight: --dataset=tfds:div2k "
+                       "has no class label feature; pass --label_weight=0"):
+      data.make_datasets(unlabelled.data, 2, seed=0, with_labels=True)
+
+
 def test_sources_without_labels_are_refused_naming_the_flag(tmp_path):
   np.savez(tmp_path / "nolabels.npz",
            images=np.zeros([4, 32, 32, 3], np.uint8))

@@ -294,10 +294,10 @@ def cifar10() -> Config:
   --label_weight; an npz's `labels` or a TFDS class label), no GAN
   (pretraining runs the whole way), random-resized crops (area 0.64 to 1),
   Adam at 1e-3 decaying linearly over the second half; the decode, chosen
-  on held-out images,
-  reweights the class distribution towards rare colors (rebalance 2.25) and
-  anneals it (T = 0.2). 8,000 steps of 64: about 40 minutes on 2 CPU cores
-  in bfloat16. For unlabelled 32 px data add --label_weight=0.
+  on held-out images, reweights the class distribution towards rare colors
+  (rebalance 2.25) and anneals it (T = 0.2). 8,000 steps of 64: about 40
+  minutes on 2 CPU cores in bfloat16. For unlabelled 32 px data add
+  --label_weight=0.
   """
   return Config().replace(
       data={"image_size": 32, "train_crop": "random_resized",

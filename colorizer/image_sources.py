@@ -266,6 +266,12 @@ def _load_npz_images(path: str) -> np.ndarray:
 _NO_LABELS_HINT = "pass --label_weight=0 to train without labels"
 
 
+def _npz_train_path(location: str) -> str:
+  """The file holding the training images (and their labels) of npz:PATH."""
+  return (os.path.join(location, "train.npz") if os.path.isdir(location)
+          else location)
+
+
 def check_labels(dataset: str) -> None:
   """Fails unless --dataset provides class labels (for --label_weight).
 
@@ -280,8 +286,7 @@ def check_labels(dataset: str) -> None:
                      f"sources with a '{NPZ_LABELS_KEY}' array and tfds: "
                      f"datasets with a class label provide (got --dataset="
                      f"{dataset}); {_NO_LABELS_HINT}.")
-  path = (os.path.join(spec.location, "train.npz")
-          if os.path.isdir(spec.location) else spec.location)
+  path = _npz_train_path(spec.location)
   try:
     with np.load(path, allow_pickle=False) as arrays:
       has_labels = NPZ_LABELS_KEY in arrays.files
@@ -307,21 +312,19 @@ def _load_npz_labels(path: str, num_images: int) -> np.ndarray:
 
 def _npz_sources(location, data_config, seed, shard,
                  with_labels: bool) -> Sources:
+  train_path = _npz_train_path(location)
   if os.path.isdir(location):
-    # The train file's labels, all of them the training set's.
-    labels_path = os.path.join(location, "train.npz")
-    images = train_images = _load_npz_images(labels_path)
+    images = train_images = _load_npz_images(train_path)
     val_images = _load_npz_images(os.path.join(location, "val.npz"))
-    train_index = slice(None)
+    train_index = slice(None)  # Every image (and label) of train.npz.
   else:
-    labels_path = location
     images = _load_npz_images(location)
     train_index, val_index = split_paths(list(range(len(images))),
                                          data_config.val_fraction, seed)
     train_images, val_images = images[train_index], images[val_index]
   train_elements, num_labels = train_images, 0
   if with_labels:
-    all_labels = _load_npz_labels(labels_path, len(images))
+    all_labels = _load_npz_labels(train_path, len(images))
     train_labels = all_labels[train_index]
     num_labels = int(all_labels.max()) + 1
     train_elements = (train_images, train_labels)

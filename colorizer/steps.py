@@ -201,7 +201,8 @@ def make_train_step(state: TrainState, config: config_lib.Config,
   class_head = ab_classes.has_class_head(generator)
   label_head = state.label_head
   extra_layers = ([ab_classes.LOGITS_LAYER] if class_head else []) + (
-      [label_head_lib.bottleneck_layer_name(config)] if label_head else [])
+      [label_head_lib.bottleneck_layer_name(config)]
+      if label_head is not None else [])
   view = (models.with_layer_outputs(generator, extra_layers) if extra_layers
           else None)
 

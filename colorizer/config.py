@@ -92,6 +92,10 @@ class ModelConfig:
       0.0, "--ab_head=classes: decode with the class distribution reweighted "
       "by the rebalancing weights to this power; 0 is the model's own "
       "distribution, higher favours rare, saturated colors (vivid).")
+  decode_saturation: float = _field(
+      1.0, "--ab_head=classes: scale each pixel's decoded a*b* offset from "
+      "the image's mean a*b* by this; 1 leaves the colors as decoded, above "
+      "1 they move apart (more colorful, the image's overall cast kept).")
   test_time_flip: bool = _field(
       False, "At inference (export, evaluate, in-training validation): "
       "average the prediction for the image and for its mirror image. Twice "

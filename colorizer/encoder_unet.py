@@ -256,8 +256,7 @@ def build_encoder_unet(config: config_lib.Config, seed=None,
   x = keras.layers.Concatenate(name="up4_skip")([x, l_channel])  # [B,S,S,F/2+1]
   if model_config.ab_head == "classes":
     _, ab_normalized = ab_classes.classification_head(
-        x, model_config.decode_temperature, model_config.decode_rebalance,
-        seed=seed)  # [B, S, S, 2]
+        x, model_config, seed=seed)  # [B, S, S, 2]
     return keras.Model(l_channel, ab_normalized,
                        name=f"{model_config.generator}_generator")
   x = keras.layers.Conv2D(

@@ -143,15 +143,16 @@ def _refuse_sketch_models(input_mode: str, model: str) -> None:
 def load_model_dir(model_dir: str, checkpoint_path: Optional[str] = None,
                    decode_temperature: float = 0.0,
                    decode_rebalance: Optional[float] = None,
-                   test_time_flip: Optional[bool] = None) -> LoadedModel:
+                   test_time_flip: Optional[bool] = None,
+                   decode_saturation: Optional[float] = None) -> LoadedModel:
   """Restores a training checkpoint and scores it through export.predict_ab.
 
   Args:
     model_dir: a training model dir (config.json and checkpoints/).
     checkpoint_path: a checkpoint prefix; default the latest.
-    decode_temperature, decode_rebalance: for an --ab_head=classes model,
-      the decode to score (see export.restore_generator); 0 and None keep
-      the trained config's.
+    decode_temperature, decode_rebalance, decode_saturation: for an
+      --ab_head=classes model, the decode to score (see
+      export.restore_generator); 0 and None keep the trained config's.
     test_time_flip: replaces the config's model.test_time_flip unless None.
 
   Returns:
@@ -167,7 +168,7 @@ def load_model_dir(model_dir: str, checkpoint_path: Optional[str] = None,
                         model_dir)
   generator, config, step = export.restore_generator(
       model_dir, checkpoint_path, decode_temperature, decode_rebalance,
-      test_time_flip)
+      test_time_flip, decode_saturation)
   render_size = config.data.image_size
   generator_fn = models.inference_fn(generator, config.model.test_time_flip)
 
@@ -280,6 +281,7 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
              decode_temperature: float = 0.0,
              decode_rebalance: Optional[float] = None,
              test_time_flip: Optional[bool] = None,
+             decode_saturation: Optional[float] = None,
              skip_grayscale: bool = True,
              image_offset: int = 0,
              progress_stream: Optional[TextIO] = sys.stderr
@@ -299,8 +301,9 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
     fid_weights: Inception-v3 weights file, "imagenet", or "" for no FID.
     contact_sheet_images: rows of the contact sheet (0: none).
     batch_size: most images per model call.
-    decode_temperature, decode_rebalance: with model_dir, decode an
-      --ab_head=classes model so instead of as its config says (0, None).
+    decode_temperature, decode_rebalance, decode_saturation: with model_dir,
+      decode an --ab_head=classes model so instead of as its config says
+      (0, None, None).
     test_time_flip: with model_dir, replaces model.test_time_flip (None
       keeps the run's).
     skip_grayscale: leave images without color out (GrayscaleFilter); then
@@ -327,10 +330,12 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
     raise ValueError(f"--split={split}: expected one of "
                      f"{', '.join(eval_images.SPLITS)}.")
   if model_path and (decode_temperature or decode_rebalance is not None or
+                     decode_saturation is not None or
                      test_time_flip is not None):
-    raise ValueError("--decode_temperature, --decode_rebalance and "
-                     "--test_time_flip need --model_dir: an export runs as it "
-                     "was exported (colorizer-export takes the same flags).")
+    raise ValueError("--decode_temperature, --decode_rebalance, "
+                     "--decode_saturation and --test_time_flip need "
+                     "--model_dir: an export runs as it was exported "
+                     "(colorizer-export takes the same flags).")
   if dataset:
     image_sources.parse_dataset_spec(dataset)
   if fid_weights:
@@ -339,6 +344,7 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
             else load_model_dir(model_dir,
                                 decode_temperature=decode_temperature,
                                 decode_rebalance=decode_rebalance,
+                                decode_saturation=decode_saturation,
                                 test_time_flip=test_time_flip))
   # After the model: a bad --model should not wait for a 90 MB download.
   feature_fn, fid_note = None, NO_FID_WEIGHTS_NOTE
@@ -370,6 +376,7 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
                  "ab_head": loaded.config.model.ab_head,
                  "decode_temperature": loaded.config.model.decode_temperature,
                  "decode_rebalance": loaded.config.model.decode_rebalance,
+                 "decode_saturation": loaded.config.model.decode_saturation,
                  "test_time_flip": loaded.config.model.test_time_flip,
                  "dataset": data_config.dataset, "split": split,
                  "image_offset": image_offset,

@@ -382,13 +382,15 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
 def restore_generator(model_dir: str, checkpoint_path: Optional[str] = None,
                       decode_temperature: float = 0.0,
                       decode_rebalance: Optional[float] = None,
-                      test_time_flip: Optional[bool] = None):
+                      test_time_flip: Optional[bool] = None,
+                      decode_saturation: Optional[float] = None):
   """Rebuilds the generator from model_dir/config.json and a checkpoint.
 
-  decode_temperature (unless 0) and decode_rebalance (unless None) replace
-  the config's for an --ab_head=classes model: the decode has no trained
-  weights of its own, so it can be chosen after training. test_time_flip
-  (unless None) replaces the config's model.test_time_flip, for any model.
+  decode_temperature (unless 0), decode_rebalance and decode_saturation
+  (unless None) replace the config's for an --ab_head=classes model: the
+  decode has no trained weights of its own, so it can be chosen after
+  training. test_time_flip (unless None) replaces the config's
+  model.test_time_flip, for any model.
 
   Returns:
     (generator, config, step).
@@ -402,11 +404,13 @@ def restore_generator(model_dir: str, checkpoint_path: Optional[str] = None,
     decode["decode_temperature"] = float(decode_temperature)
   if decode_rebalance is not None:
     decode["decode_rebalance"] = float(decode_rebalance)
+  if decode_saturation is not None:
+    decode["decode_saturation"] = float(decode_saturation)
   if decode:
     if config.model.ab_head != "classes":
-      raise ValueError(f"--decode_temperature and --decode_rebalance need a "
-                       f"model trained with --ab_head=classes; {model_dir} "
-                       "has a regression head.")
+      raise ValueError(f"--{', --'.join(decode)} need a model trained with "
+                       f"--ab_head=classes; {model_dir} has a regression "
+                       "head.")
     config = config.replace(model=decode)  # The decode layer checks them.
   if test_time_flip is not None:
     config = config.replace(model={"test_time_flip": bool(test_time_flip)})
@@ -436,7 +440,8 @@ def export_from_model_dir(model_dir: str, checkpoint_path: Optional[str] = None,
                           render_size: Optional[int] = None,
                           decode_temperature: float = 0.0,
                           decode_rebalance: Optional[float] = None,
-                          test_time_flip: Optional[bool] = None) -> str:
+                          test_time_flip: Optional[bool] = None,
+                          decode_saturation: Optional[float] = None) -> str:
   """Restores a checkpoint from a model dir and exports it.
 
   Name and base dir default to the config's export group (name falls back to
@@ -445,7 +450,7 @@ def export_from_model_dir(model_dir: str, checkpoint_path: Optional[str] = None,
   """
   generator, config, step = restore_generator(
       model_dir, checkpoint_path, decode_temperature, decode_rebalance,
-      test_time_flip)
+      test_time_flip, decode_saturation)
   name = name or config.export.export_name or os.path.basename(
       os.path.normpath(model_dir))
   return export(generator, config, base_dir or config.export.export_base_dir,

@@ -126,7 +126,8 @@ def validate(config: config_lib.Config) -> None:
   if optim.weight_decay < 0:
     raise ValueError(f"--weight_decay={optim.weight_decay}: must be >= 0.")
   ab_classes.check_decode(config.model.decode_temperature,
-                          config.model.decode_rebalance)
+                          config.model.decode_rebalance,
+                          config.model.decode_saturation)
   if not 0.0 <= config.loss.rebalance_mix <= 1.0:
     raise ValueError(f"--rebalance_mix={config.loss.rebalance_mix}: must be "
                      "in [0, 1].")

@@ -188,8 +188,8 @@ def build_generator(config: config_lib.Config, seed=None,
 
   if model_config.ab_head == "classes":
     _, ab_normalized = ab_classes.classification_head(
-        x, model_config.decode_temperature, model_config.decode_rebalance,
-        seed=seed, upsample=2)  # [B, S/2, S/2, Q] logits -> [B, S, S, 2]
+        x, model_config, seed=seed,
+        upsample=2)  # [B, S/2, S/2, Q] logits -> [B, S, S, 2]
     return keras.Model(model_input, ab_normalized, name="unet_generator")
   x = keras.layers.Conv2DTranspose(
       num_outputs, 4, strides=2, padding="same",

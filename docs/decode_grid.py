@@ -3,9 +3,10 @@
   python -m docs.decode_grid --model_dir=runs/cifar10 \
       --output_dir=runs/cifar10/decode --num_images=2000
 
-is colorizer-evaluate once per (--decode_temperature, --decode_rebalance)
-pair, in one process (TensorFlow is imported once), each report written to
-<output_dir>/T<t>_R<r>/ without a contact sheet; then it prints
+is colorizer-evaluate once per (--decode_temperature, --decode_rebalance,
+--decode_saturation) setting, in one process (TensorFlow is imported once),
+each report written to <output_dir>/T<t>_R<r>_S<s>/ without a contact
+sheet; then it prints
 docs.decode_table's table, the decode rule's choice and the PSNR at fixed
 colorfulness. docs/results.md chooses the cifar10 preset's decode with it.
 """
@@ -28,6 +29,8 @@ _TEMPERATURES = flags.DEFINE_list(
 _REBALANCES = flags.DEFINE_list(
     "rebalances", ["0", "0.5", "1", "1.5", "2", "2.5", "3"],
     "Decode rebalancing powers.")
+_SATURATIONS = flags.DEFINE_list(
+    "saturations", ["1"], "Decode saturations.")
 _NUM_IMAGES = flags.DEFINE_integer(
     "num_images", 2000, "Images scored per decode (black-and-white ones left "
     "out and not counted).")
@@ -51,21 +54,23 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
   from colorizer import evaluate_lib  # pylint: disable=g-import-not-at-top
-  temperatures, rebalances = _floats(_TEMPERATURES), _floats(_REBALANCES)
-  total = len(temperatures) * len(rebalances)
-  for index, (temperature, rebalance) in enumerate(
-      (t, r) for t in temperatures for r in rebalances):
-    name = f"T{temperature:g}_R{rebalance:g}"
+  temperatures, rebalances, saturations = (
+      _floats(_TEMPERATURES), _floats(_REBALANCES), _floats(_SATURATIONS))
+  settings = [(t, r, s) for t in temperatures for r in rebalances
+              for s in saturations]
+  for index, (temperature, rebalance, saturation) in enumerate(settings):
+    name = f"T{temperature:g}_R{rebalance:g}_S{saturation:g}"
     try:
       result, _ = evaluate_lib.evaluate(
           model_dir=_MODEL_DIR.value, num_images=_NUM_IMAGES.value,
           output_dir=os.path.join(_OUTPUT_DIR.value, name),
           contact_sheet_images=0, decode_temperature=temperature,
-          decode_rebalance=rebalance, test_time_flip=_TEST_TIME_FLIP.value,
+          decode_rebalance=rebalance, decode_saturation=saturation,
+          test_time_flip=_TEST_TIME_FLIP.value,
           image_offset=_IMAGE_OFFSET.value, progress_stream=None)
     except ValueError as error:
       sys.exit(f"decode_grid: error: {error}")
-    print(f"[{index + 1}/{total}] {name}: PSNR {result.model['psnr']:.2f} "
+    print(f"[{index + 1}/{len(settings)}] {name}: PSNR {result.model['psnr']:.2f} "
           f"colorfulness {result.model['colorfulness']:.1f}", file=sys.stderr,
           flush=True)
   print(decode_table.markdown(_OUTPUT_DIR.value))

@@ -3,15 +3,16 @@
   python -m docs.decode_table runs/cifar10/decode
 
 reads every <dir>/*/metrics.json (one colorizer-evaluate run each, e.g. with
---decode_temperature and --decode_rebalance) and prints:
+--decode_temperature, --decode_rebalance and --decode_saturation) and
+prints:
 
   * a Markdown table: PSNR and CIEDE2000 against the gray baseline,
     colorfulness against the truth;
   * the decode the rule picks (RULE below), fixed before any grid was read;
   * the trade-off curve at fixed colorfulness: for each target, the best
-    PSNR over temperatures, interpolated linearly between the rebalance
-    powers of one temperature. It compares two trained runs independently
-    of where their decodes happen to fall.
+    PSNR interpolated linearly between two decodes that differ in one
+    setting only. It compares two trained runs (or two families of
+    decodes) independently of where their decodes happen to fall.
 
 docs/results.md uses it to choose the cifar10 preset's decode.
 """
@@ -27,18 +28,22 @@ RULE = ("among decodes at least 0.5 dB above gray on PSNR and below it on "
 MIN_PSNR_GAIN = 0.5
 COLORFULNESS_TARGETS = (20.0, 22.5, 25.0, 27.5, 30.0)
 
-Row = Tuple[float, float, dict]
+SETTINGS = ("decode_temperature", "decode_rebalance", "decode_saturation")
+# Reports written before --decode_saturation existed decoded without it.
+_DEFAULTS = {"decode_saturation": 1.0}
+
+Row = Tuple[float, float, float, dict]  # temperature, rebalance, saturation.
 
 
 def rows(report_dir: str) -> List[Row]:
-  """(temperature, rebalance, report) for each report, sorted."""
+  """(temperature, rebalance, saturation, report) per report, sorted."""
   found = []
   for path in glob.glob(os.path.join(report_dir, "*", "metrics.json")):
     with open(path) as f:
       report = json.load(f)
-    found.append((report["decode_temperature"], report["decode_rebalance"],
-                  report))
-  return sorted(found, key=lambda row: row[:2])
+    found.append(tuple(report.get(name, _DEFAULTS.get(name))
+                       for name in SETTINGS) + (report,))
+  return sorted(found, key=lambda row: row[:3])
 
 
 def _scores(report: dict) -> Tuple[dict, dict]:
@@ -49,23 +54,29 @@ def choose(found: List[Row]) -> Optional[Row]:
   """The row RULE picks, or None if no decode clears the bar."""
   eligible = []
   for row in found:
-    model, gray = _scores(row[2])
+    model, gray = _scores(row[-1])
     if (model["psnr"] - gray["psnr"] >= MIN_PSNR_GAIN and
         model["delta_e2000"] < gray["delta_e2000"]):
       eligible.append(row)
   if not eligible:
     return None
   return min(eligible,
-             key=lambda row: _scores(row[2])[0]["delta_colorfulness"])
+             key=lambda row: _scores(row[-1])[0]["delta_colorfulness"])
 
 
 def psnr_at_colorfulness(found: List[Row], target: float) -> Optional[float]:
-  """Best PSNR at this colorfulness along any temperature's curve."""
-  curves: Dict[float, List[Tuple[float, float]]] = {}
-  for temperature, _, report in found:
-    model, _ = _scores(report)
-    curves.setdefault(temperature, []).append(
-        (model["colorfulness"], model["psnr"]))
+  """Best PSNR at this colorfulness along any one setting's curves.
+
+  A curve is the decodes that share all settings but one (e.g. one
+  temperature and saturation, every rebalance), in colorfulness order.
+  """
+  curves: Dict[tuple, List[Tuple[float, float]]] = {}
+  for row in found:
+    model, _ = _scores(row[-1])
+    for varied in range(len(SETTINGS)):
+      fixed = (varied,) + row[:varied] + row[varied + 1:-1]
+      curves.setdefault(fixed, []).append(
+          (model["colorfulness"], model["psnr"]))
   best = None
   for points in curves.values():
     points.sort()
@@ -80,12 +91,13 @@ def psnr_at_colorfulness(found: List[Row], target: float) -> Optional[float]:
 def markdown(report_dir: str) -> str:
   found = rows(report_dir)
   chosen = choose(found)
-  lines = ["| T | rebalance | PSNR (gray) | ΔPSNR | CIEDE2000 (gray) | "
-           "colorfulness (truth) | ΔCF |", "|---|---|---|---|---|---|---|"]
+  lines = ["| T | rebalance | saturation | PSNR (gray) | ΔPSNR | "
+           "CIEDE2000 (gray) | colorfulness (truth) | ΔCF |",
+           "|---|---|---|---|---|---|---|---|"]
   for row in found:
-    temperature, rebalance, report = row
+    temperature, rebalance, saturation, report = row
     model, gray = _scores(report)
-    cells = [f"{temperature:g}", f"{rebalance:g}",
+    cells = [f"{temperature:g}", f"{rebalance:g}", f"{saturation:g}",
              f"{model['psnr']:.2f} ({gray['psnr']:.2f})",
              f"{model['psnr'] - gray['psnr']:+.2f}",
              f"{model['delta_e2000']:.2f} ({gray['delta_e2000']:.2f})",
@@ -99,7 +111,8 @@ def markdown(report_dir: str) -> str:
   if chosen is None:
     lines.append(f"Rule ({RULE}): no decode qualifies.")
   else:
-    lines.append(f"Rule ({RULE}): T {chosen[0]:g}, rebalance {chosen[1]:g}.")
+    lines.append(f"Rule ({RULE}): T {chosen[0]:g}, rebalance {chosen[1]:g}, "
+                 f"saturation {chosen[2]:g}.")
   curve = []
   for target in COLORFULNESS_TARGETS:
     psnr = psnr_at_colorfulness(found, target)

@@ -67,6 +67,9 @@ _SKIP_GRAYSCALE = flags.DEFINE_bool(
 _DECODE_REBALANCE = flags.DEFINE_float(
     "decode_rebalance", None, "With --model_dir of an --ab_head=classes run: "
     "decode with this rebalancing power (unset: the run's own).")
+_DECODE_SATURATION = flags.DEFINE_float(
+    "decode_saturation", None, "With --model_dir of an --ab_head=classes "
+    "run: decode with this saturation (unset: the run's own).")
 _TEST_TIME_FLIP = flags.DEFINE_bool(
     "test_time_flip", None, "With --model_dir: average each prediction with "
     "the mirror image's (unset: the run's own model.test_time_flip).")
@@ -87,6 +90,7 @@ def main(argv):
         batch_size=_BATCH_SIZE.value,
         decode_temperature=_DECODE_TEMPERATURE.value,
         decode_rebalance=_DECODE_REBALANCE.value,
+        decode_saturation=_DECODE_SATURATION.value,
         test_time_flip=_TEST_TIME_FLIP.value,
         skip_grayscale=_SKIP_GRAYSCALE.value,
         image_offset=_IMAGE_OFFSET.value)

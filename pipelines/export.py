@@ -35,6 +35,9 @@ _DECODE_TEMPERATURE = flags.DEFINE_float(
 _DECODE_REBALANCE = flags.DEFINE_float(
     "decode_rebalance", None, "--ab_head=classes models: export with this "
     "decode rebalancing power (unset: the training config's).")
+_DECODE_SATURATION = flags.DEFINE_float(
+    "decode_saturation", None, "--ab_head=classes models: export with this "
+    "decode saturation (unset: the training config's).")
 _TEST_TIME_FLIP = flags.DEFINE_bool(
     "test_time_flip", None, "Export averaging each prediction with the "
     "mirror image's (unset: the training config's model.test_time_flip).")
@@ -55,6 +58,7 @@ def main(argv):
         base_dir=_BASE_DIR.value, render_size=_RENDER_SIZE.value or None,
         decode_temperature=_DECODE_TEMPERATURE.value,
         decode_rebalance=_DECODE_REBALANCE.value,
+        decode_saturation=_DECODE_SATURATION.value,
         test_time_flip=_TEST_TIME_FLIP.value)
   except ValueError as error:
     sys.exit(f"colorizer-export: error: {error}")

@@ -92,6 +92,31 @@ def test_annealed_mean_runs_from_the_mean_to_the_mode():
     ab_classes.AnnealedMeanDecode(temperature=0.0)
 
 
+def test_saturation_spreads_colors_about_the_image_mean():
+  centers = ab_classes.bin_centers()
+  rng = np.random.RandomState(2)
+  logits = rng.normal(0, 1, (2, 4, 5, len(centers))).astype(np.float32)
+  decoded = ab_classes.AnnealedMeanDecode(temperature=1.0)(logits).numpy()
+  spread = ab_classes.AnnealedMeanDecode(
+      temperature=1.0, saturation=1.5)(logits).numpy()
+  # Each image keeps its own mean a*b*; each pixel's offset grows 1.5x.
+  mean = decoded.mean(axis=(1, 2), keepdims=True)  # [2, 1, 1, 2]
+  assert not np.allclose(mean[0], mean[1], atol=1e-3)
+  np.testing.assert_allclose(spread.mean(axis=(1, 2), keepdims=True), mean,
+                             atol=1e-6)
+  np.testing.assert_allclose(spread - mean, 1.5 * (decoded - mean),
+                             atol=1e-6)
+  # Far from the mean the result stays in the normalized a*b* range.
+  wide = ab_classes.AnnealedMeanDecode(
+      temperature=0.01, saturation=50.0)(logits).numpy()
+  assert np.abs(wide).max() == pytest.approx(1.0)
+  layer = ab_classes.AnnealedMeanDecode(saturation=1.5)
+  assert ab_classes.AnnealedMeanDecode.from_config(
+      layer.get_config()).saturation == 1.5
+  with pytest.raises(ValueError, match="--decode_saturation=0.0"):
+    ab_classes.AnnealedMeanDecode(saturation=0.0)
+
+
 def test_cross_entropy_is_weighted_and_least_at_the_targets():
   ab_real = tf.constant([[[[0.2, -0.3], [0.0, 0.5]]]])  # [1, 1, 2, 2]
   targets, nearest = ab_classes.soft_encode(color.denormalize_ab(ab_real))
@@ -211,6 +236,22 @@ def test_export_and_evaluate_decode_as_asked(classes_model_dir, tmp_path):
   chroma = [float(tf.reduce_mean(tf.norm(m.predict_ab(l_star), axis=-1)))
             for m in (plain, vivid)]
   assert chroma[1] > chroma[0]  # Rebalancing favours saturated colors.
+  spread = evaluate_lib.load_model_dir(model_dir, decode_temperature=1.0,
+                                       decode_rebalance=0.0,
+                                       decode_saturation=2.0)
+  # The generators (before predict_ab's gamut clamp): saturation doubles
+  # the colors' spread about the image's mean. The bilinear upsampling from
+  # the half-resolution decode is linear and keeps constants, so it holds
+  # at full resolution too.
+  l_normalized = tf.random.uniform([2, 32, 32, 1], -1, 1, seed=5)
+  offsets = []
+  for saturation in (None, 2.0):
+    generator, _, _ = export.restore_generator(
+        model_dir, decode_temperature=1.0, decode_rebalance=0.0,
+        decode_saturation=saturation)
+    ab = generator(l_normalized)
+    offsets.append(ab - tf.reduce_mean(ab, axis=[1, 2], keepdims=True))
+  np.testing.assert_allclose(offsets[1], 2.0 * offsets[0], atol=1e-5)
   # The export decodes as asked, and says so in its metadata.
   version_dir = export.export_from_model_dir(
       model_dir, base_dir=str(tmp_path), name="classes",
@@ -223,6 +264,17 @@ def test_export_and_evaluate_decode_as_asked(classes_model_dir, tmp_path):
   assert metadata["config"]["model"]["decode_rebalance"] == 2.0
   with pytest.raises(ValueError, match="decode_temperature"):
     evaluate_lib.evaluate(model_path=version_dir, decode_temperature=0.5)
+  with pytest.raises(ValueError, match="--decode_saturation"):
+    evaluate_lib.evaluate(model_path=version_dir, decode_saturation=1.5)
+  saturated_dir = export.export_from_model_dir(
+      model_dir, base_dir=str(tmp_path), name="classes",
+      decode_temperature=1.0, decode_rebalance=0.0, decode_saturation=2.0)
+  saturated = tf.saved_model.load(saturated_dir)
+  np.testing.assert_allclose(
+      saturated.signatures["colorize_lab"](l_star=l_star)["ab"],
+      spread.predict_ab(l_star), atol=1e-3)
+  assert export.read_metadata(saturated_dir)["config"]["model"][
+      "decode_saturation"] == 2.0
 
 
 def test_evaluate_can_score_a_run_with_test_time_flip(classes_model_dir,
@@ -248,20 +300,29 @@ def test_decode_grid_scores_every_decode_and_tabulates_them(
   result = subprocess.run(
       [sys.executable, "-m", "docs.decode_grid", f"--model_dir={model_dir}",
        f"--output_dir={output_dir}", "--temperatures=0.38,1",
-       "--rebalances=0,2", "--num_images=3"],
+       "--rebalances=0,2", "--saturations=1,2", "--num_images=3"],
       capture_output=True, text=True, timeout=300, cwd=REPO_ROOT,
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
   assert result.returncode == 0, result.stderr[-3000:]
-  assert sorted(os.listdir(output_dir)) == [
-      "T0.38_R0", "T0.38_R2", "T1_R0", "T1_R2"]
-  with open(output_dir / "T1_R2" / "metrics.json") as f:
-    report = json.load(f)
-  assert (report["decode_temperature"], report["decode_rebalance"]) == (1, 2)
+  names = [f"T{t}_R{r}_S{s}" for t in ("0.38", "1") for r in "02"
+           for s in "12"]
+  assert sorted(os.listdir(output_dir)) == names
+  reports = {}
+  for name in names:
+    with open(output_dir / name / "metrics.json") as f:
+      reports[name] = json.load(f)
+  report = reports["T1_R2_S2"]
+  assert (report["decode_temperature"], report["decode_rebalance"],
+          report["decode_saturation"]) == (1, 2, 2)
   assert report["num_images"] == 3
+  # The saturation reached the model (the tiny run's colors barely spread,
+  # so only that: the decode layer's tests check what it does).
+  psnr = lambda name: reports[name]["metrics"]["model"]["psnr"]
+  assert psnr("T1_R0_S2") != psnr("T1_R0_S1")
   table = result.stdout.splitlines()
-  assert table[0].startswith("| T | rebalance | PSNR (gray) |")
-  assert [line.split(" | ")[:2] for line in table[2:6]] == [
-      ["| 0.38", "0"], ["| 0.38", "2"], ["| 1", "0"], ["| 1", "2"]]
+  assert table[0].startswith("| T | rebalance | saturation | PSNR (gray) |")
+  assert [line.split(" | ")[:3] for line in table[2:10]] == [
+      ["| " + t, r, s] for t in ("0.38", "1") for r in "02" for s in "12"]
   assert any(line.startswith("Rule (") for line in table)
   bad = subprocess.run(
       [sys.executable, "-m", "docs.decode_grid", f"--model_dir={model_dir}",
@@ -279,11 +340,14 @@ def test_decode_overrides_need_a_class_head(tmp_path):
       train={"train_steps": 1, "eval_every": 0}), model_dir)
   with pytest.raises(ValueError, match="ab_head=classes"):
     export.restore_generator(model_dir, decode_temperature=0.5)
+  with pytest.raises(ValueError, match="--decode_saturation need"):
+    export.restore_generator(model_dir, decode_saturation=1.5)
 
 
 @pytest.mark.parametrize("overrides, flag", [
     ({"model": {"decode_temperature": 0.0}}, "--decode_temperature"),
     ({"model": {"decode_rebalance": -1.0}}, "--decode_rebalance"),
+    ({"model": {"decode_saturation": 0.0}}, "--decode_saturation"),
     ({"loss": {"rebalance_mix": 1.5}}, "--rebalance_mix"),
     ({"model": {"ab_head": "classes"}, "loss": {"prior_batches": 0}},
      "--prior_batches"),
@@ -310,7 +374,8 @@ def test_the_cifar10_preset_decodes_its_class_head_as_chosen():
   generator = models.build_generator(config.replace(
       model={"base_filters": 8}))
   decode = generator.get_layer(ab_classes.DECODE_LAYER)
-  assert (decode.temperature, decode.rebalance) == (
-      config.model.decode_temperature, config.model.decode_rebalance)
+  assert (decode.temperature, decode.rebalance, decode.saturation) == (
+      config.model.decode_temperature, config.model.decode_rebalance,
+      config.model.decode_saturation)
   # No adversarial phase: the cross-entropy trains the whole run.
   assert config.train.pretrain_steps == config.train.train_steps

@@ -380,17 +380,21 @@ def test_black_and_white_truths_are_left_out_and_counted(saved_model,
 
 
 def _write_decode_report(report_dir, temperature, rebalance, psnr,
-                         colorfulness=20.0, delta_e2000=9.0):
-  run_dir = report_dir / f"T{temperature}_B{rebalance}"
+                         colorfulness=20.0, delta_e2000=9.0, saturation=None):
+  """One decode's metrics.json; saturation None: a report from before
+  --decode_saturation, which decoded without it."""
+  run_dir = report_dir / f"T{temperature}_B{rebalance}_S{saturation}"
   run_dir.mkdir()
   values = {"psnr": psnr, "delta_e2000": delta_e2000,
             "colorfulness": colorfulness, "colorfulness_true": 30.0,
             "delta_colorfulness": abs(colorfulness - 30.0)}
   gray = dict(values, psnr=24.5, delta_e2000=10.0, colorfulness=0.0,
               delta_colorfulness=30.0)
-  (run_dir / "metrics.json").write_text(json.dumps({
-      "decode_temperature": temperature, "decode_rebalance": rebalance,
-      "metrics": {"model": values, "gray_baseline": gray}}))
+  report = {"decode_temperature": temperature, "decode_rebalance": rebalance,
+            "metrics": {"model": values, "gray_baseline": gray}}
+  if saturation is not None:
+    report["decode_saturation"] = saturation
+  (run_dir / "metrics.json").write_text(json.dumps(report))
 
 
 def test_decode_table_lists_each_report_against_gray_and_applies_the_rule(
@@ -400,14 +404,17 @@ def test_decode_table_lists_each_report_against_gray_and_applies_the_rule(
   _write_decode_report(tmp_path, 0.38, 1.5, 24.0, colorfulness=29.0)
   _write_decode_report(tmp_path, 0.38, 0.5, 25.2, colorfulness=22.0,
                        delta_e2000=10.5)  # Worse than gray on ΔE.
+  _write_decode_report(tmp_path, 1.0, 0.0, 24.9, colorfulness=24.0,
+                       saturation=1.5)  # Too close to gray.
   lines = decode_table.markdown(str(tmp_path)).splitlines()
-  assert len(lines) == 8
-  assert lines[2].startswith("| 0.38 | 0.5 | 25.20 (24.50) | +0.70 |")
-  assert lines[3].startswith("| 0.38 | 1.5 | 24.00 (24.50) | -0.50 |")
+  assert len(lines) == 9
+  assert lines[2].startswith("| 0.38 | 0.5 | 1 | 25.20 (24.50) | +0.70 |")
+  assert lines[3].startswith("| 0.38 | 1.5 | 1 | 24.00 (24.50) | -0.50 |")
   # The only decode 0.5 dB above gray with a lower ΔE: chosen, in bold.
-  assert lines[4].startswith("| **1** | **0** | **25.00 (24.50)** | "
+  assert lines[4].startswith("| **1** | **0** | **1** | **25.00 (24.50)** | "
                              "**+0.50** |")
-  assert lines[6].endswith(": T 1, rebalance 0.")
+  assert lines[5].startswith("| 1 | 0 | 1.5 | 24.90 (24.50) | +0.40 |")
+  assert lines[7].endswith(": T 1, rebalance 0, saturation 1.")
 
 
 def test_decode_table_interpolates_psnr_at_fixed_colorfulness(tmp_path):
@@ -426,6 +433,11 @@ def test_decode_table_interpolates_psnr_at_fixed_colorfulness(tmp_path):
   assert decode_table.markdown(str(tmp_path)).splitlines()[-1] == (
       "PSNR at colorfulness 20: 25.20, 22.5: 24.75, 25: 24.50, 27.5: 24.25, "
       "30: 24.00.")
+  # A saturation curve from the T 0.38, rebalance 0 decode beats both.
+  _write_decode_report(tmp_path, 0.38, 0, 25.5, 30, saturation=2.0)
+  found = decode_table.rows(str(tmp_path))
+  assert decode_table.psnr_at_colorfulness(found, 20) == pytest.approx(25.75)
+  assert decode_table.psnr_at_colorfulness(found, 30) == pytest.approx(25.5)
 
 
 def test_image_offset_skips_the_first_images_of_the_split():

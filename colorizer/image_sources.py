@@ -6,10 +6,10 @@
   tfrecord:GLOB      shards written by pipelines/prepare_data.py;
   tfds:NAME[:SPLIT]  any TFDS image dataset, with --data_dir;
   npz:PATH           uint8 `images` [N, H, W, 3] in a .npz file, or a folder
-                     holding train.npz and val.npz (e.g. CIFAR-10 arrays);
-                     an integer `labels` [N] array, when present, gives the
-                     class labels --label_weight trains on (a TFDS dataset's
-                     ClassLabel feature does the same).
+                     holding train.npz and val.npz (e.g. CIFAR-10 arrays).
+
+--label_weight trains on class labels: an npz's `labels` array, a folder's
+class subfolders or a TFDS dataset's ClassLabel (colorizer.class_labels).
 
 Every source yields uint8 RGB images of any size (colorizer.data then
 preprocesses and batches them). Shuffling happens where it is cheapest (file
@@ -25,6 +25,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from colorizer import class_labels
 from colorizer import config as config_lib
 from colorizer import demo_data
 from colorizer import image_io
@@ -32,7 +33,7 @@ from colorizer import image_io
 AUTOTUNE = tf.data.AUTOTUNE
 SOURCE_KINDS = ("demo", "folder", "tfrecord", "tfds", "npz")
 NPZ_IMAGES_KEY = "images"
-NPZ_LABELS_KEY = "labels"
+NPZ_LABELS_KEY = class_labels.LABELS_KEY
 # TFRecord feature keys written by prepare_data.
 FEATURE_IMAGE = "image/encoded"
 FEATURE_NAME = "image/filename"
@@ -95,7 +96,11 @@ def split_paths(paths, val_fraction: float, seed: int):
 
 def _decode_paths(paths: tf.data.Dataset, skipped: image_io.SkipCounter,
                   max_pixels: int) -> tf.data.Dataset:
-  """Reads each path with Pillow; unreadable files are counted and dropped."""
+  """Reads each path with Pillow; unreadable files are counted and dropped.
+
+  paths yields path strings, or (path, label) pairs: then the images keep
+  their labels, (uint8 [H, W, 3], label).
+  """
 
   def read_or_skip(path_bytes):
     path = path_bytes.decode("utf-8", errors="surrogateescape")
@@ -105,16 +110,20 @@ def _decode_paths(paths: tf.data.Dataset, skipped: image_io.SkipCounter,
       skipped.add(path, str(error))
       return np.zeros([1, 1, 3], np.uint8), False
 
-  def decode(path):
+  def decode(path, *label):
     rgb_uint8, ok = tf.numpy_function(read_or_skip, [path],
                                       (tf.uint8, tf.bool), stateful=False)
     rgb_uint8.set_shape([None, None, 3])
     ok.set_shape([])
-    return rgb_uint8, ok
+    return (rgb_uint8, ok) + label
+
+  def drop_ok(rgb_uint8, ok, *label):
+    del ok
+    return (rgb_uint8,) + label if label else rgb_uint8
 
   return (paths.map(decode, num_parallel_calls=AUTOTUNE)
-          .filter(lambda rgb_uint8, ok: ok)
-          .map(lambda rgb_uint8, ok: rgb_uint8, num_parallel_calls=AUTOTUNE))
+          .filter(lambda rgb_uint8, ok, *label: ok)
+          .map(drop_ok, num_parallel_calls=AUTOTUNE))
 
 
 def decode_encoded(image_bytes: tf.Tensor) -> tf.Tensor:
@@ -136,7 +145,7 @@ def _every_kth(dataset: tf.data.Dataset, val_fraction: float, want_val: bool):
   return kept.map(lambda index, item: item)
 
 
-def _folder_sources(location, data_config, seed, shard) -> Sources:
+def _folder_image_paths(location: str):
   try:
     paths = image_io.list_image_files(location)
   except ValueError as error:
@@ -145,16 +154,29 @@ def _folder_sources(location, data_config, seed, shard) -> Sources:
     raise ValueError(f"--dataset=folder:{location}: found {len(paths)} image "
                      f"file(s), need at least 2 (extensions: "
                      f"{', '.join(image_io.IMAGE_EXTENSIONS)}).")
+  return paths
+
+
+def _folder_sources(location, data_config, seed, shard,
+                    with_labels: bool) -> Sources:
+  paths = _folder_image_paths(location)
   train_paths, val_paths = split_paths(paths, data_config.val_fraction, seed)
+  train_elements, num_labels = train_paths, 0
+  if with_labels:
+    class_names = class_labels.folder_class_names(location, paths)
+    num_labels = len(class_names)
+    train_elements = (train_paths, np.asarray(class_labels.folder_labels(
+        location, train_paths, class_names), np.int32))
   skipped = image_io.SkipCounter()
-  train = shard(tf.data.Dataset.from_tensor_slices(train_paths))
+  train = shard(tf.data.Dataset.from_tensor_slices(train_elements))
   train = train.shuffle(len(train_paths), seed=seed,
                         reshuffle_each_iteration=True)
   val = tf.data.Dataset.from_tensor_slices(val_paths or train_paths[:1])
   return Sources(
       train=_decode_paths(train, skipped, data_config.max_image_pixels),
       val=_decode_paths(val, skipped, data_config.max_image_pixels),
-      skipped=skipped, num_train=len(train_paths), num_val=len(val_paths))
+      skipped=skipped, num_train=len(train_paths), num_val=len(val_paths),
+      num_labels=num_labels)
 
 
 def _tfrecord_sources(location, data_config, seed, shard) -> Sources:
@@ -213,7 +235,7 @@ def _tfds_sources(spec, data_config, seed, shard,
                 if isinstance(feature, tfds.features.ClassLabel)]
   if with_labels and not label_keys:
     raise ValueError(f"--label_weight: --dataset=tfds:{spec.location} has no "
-                     f"class label feature; {_NO_LABELS_HINT}.")
+                     f"class label feature; {class_labels.NO_LABELS_HINT}.")
 
   def load(split, shuffle, labelled=False):
     dataset = builder.as_dataset(
@@ -263,9 +285,6 @@ def _load_npz_images(path: str) -> np.ndarray:
   return images
 
 
-_NO_LABELS_HINT = "pass --label_weight=0 to train without labels"
-
-
 def _npz_train_path(location: str) -> str:
   """The file holding the training images (and their labels) of npz:PATH."""
   return (os.path.join(location, "train.npz") if os.path.isdir(location)
@@ -281,11 +300,16 @@ def check_labels(dataset: str) -> None:
   spec = parse_dataset_spec(dataset)
   if spec.kind == "tfds":
     return  # Its class label feature is looked up when the source is built.
+  if spec.kind == "folder":
+    class_labels.folder_class_names(spec.location,
+                                    _folder_image_paths(spec.location))
+    return
   if spec.kind != "npz":
     raise ValueError(f"--label_weight needs class labels, which only npz:PATH "
-                     f"sources with a '{NPZ_LABELS_KEY}' array and tfds: "
+                     f"sources with a '{NPZ_LABELS_KEY}' array, folder:PATH "
+                     f"sources with one subfolder per class and tfds: "
                      f"datasets with a class label provide (got --dataset="
-                     f"{dataset}); {_NO_LABELS_HINT}.")
+                     f"{dataset}); {class_labels.NO_LABELS_HINT}.")
   path = _npz_train_path(spec.location)
   try:
     with np.load(path, allow_pickle=False) as arrays:
@@ -295,19 +319,8 @@ def check_labels(dataset: str) -> None:
                      ) from None
   if not has_labels:
     raise ValueError(f"--label_weight: --dataset=npz:{path} has no "
-                     f"'{NPZ_LABELS_KEY}' array; {_NO_LABELS_HINT}.")
-
-
-def _load_npz_labels(path: str, num_images: int) -> np.ndarray:
-  """int32 [N] class labels in [0, K) from the npz's `labels` array."""
-  with np.load(path, allow_pickle=False) as arrays:
-    labels = arrays[NPZ_LABELS_KEY]
-  if (not np.issubdtype(labels.dtype, np.integer) or labels.shape != (
-      num_images,) or labels.min(initial=0) < 0):
-    raise ValueError(f"--label_weight: '{NPZ_LABELS_KEY}' in --dataset=npz:"
-                     f"{path} must be non-negative integers [{num_images}], "
-                     f"got {labels.dtype} {labels.shape}.")
-  return labels.astype(np.int32)
+                     f"'{NPZ_LABELS_KEY}' array; "
+                     f"{class_labels.NO_LABELS_HINT}.")
 
 
 def _npz_sources(location, data_config, seed, shard,
@@ -324,7 +337,7 @@ def _npz_sources(location, data_config, seed, shard,
     train_images, val_images = images[train_index], images[val_index]
   train_elements, num_labels = train_images, 0
   if with_labels:
-    all_labels = _load_npz_labels(train_path, len(images))
+    all_labels = class_labels.load_npz_labels(train_path, len(images))
     train_labels = all_labels[train_index]
     num_labels = int(all_labels.max()) + 1
     train_elements = (train_images, train_labels)
@@ -379,7 +392,8 @@ def make_sources(data_config: config_lib.DataConfig, seed: int,
     return dataset
 
   if spec.kind == "folder":
-    return _folder_sources(spec.location, data_config, seed, shard)
+    return _folder_sources(spec.location, data_config, seed, shard,
+                           with_labels)
   if spec.kind == "tfrecord":
     return _tfrecord_sources(spec.location, data_config, seed, shard)
   if spec.kind == "tfds":

@@ -43,12 +43,68 @@ def test_training_batches_carry_each_image_s_own_label(tmp_path):
   train_ds, val_ds, sources = data.make_datasets(config.data, 6, seed=0,
                                                  with_labels=True)
   assert sources.num_labels == NUM_LABELS
-  for l_channel, _, labels in train_ds.take(4):
+  _assert_brightness_names_the_label(train_ds)
+  assert len(next(iter(val_ds))) == 2  # Validation has no labels.
+
+
+def _labelled_folder(tmp_path, count=24):
+  """The same images as _labelled_npz, as PNGs in one subfolder per class
+  (the third class one level deeper), plus an unreadable file."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  _, images, labels = _labelled_npz(tmp_path, count)
+  folder = tmp_path / "classes"
+  class_dirs = [folder / "a_dark", folder / "b_mid", folder / "c_bright" / "x"]
+  for class_dir in class_dirs:
+    class_dir.mkdir(parents=True)
+  for index, (image, label) in enumerate(zip(images, labels)):
+    Image.fromarray(image).save(class_dirs[label] / f"{index:03d}.png")
+  (class_dirs[1] / "broken.png").write_bytes(b"not a png")
+  return folder
+
+
+def _assert_brightness_names_the_label(train_ds, batches=4):
+  for l_channel, _, labels in train_ds.take(batches):
     # After crop, flip and Lab, the brightness still names the label.
     brightness = l_channel.numpy().mean(axis=(1, 2, 3))
     expected = np.digitize(brightness, [-0.45, 0.15])
     np.testing.assert_array_equal(labels.numpy(), expected)
-  assert len(next(iter(val_ds))) == 2  # Validation has no labels.
+
+
+def test_class_subfolders_label_a_folder_of_images(tmp_path):
+  folder = _labelled_folder(tmp_path)
+  config = _config(f"folder:{folder}")
+  flags_lib.validate(config)
+  train_ds, val_ds, sources = data.make_datasets(config.data, 6, seed=0,
+                                                 with_labels=True)
+  assert sources.num_labels == NUM_LABELS
+  _assert_brightness_names_the_label(train_ds)
+  assert len(next(iter(val_ds))) == 2
+  # The unreadable file was skipped, counted, and took no label with it.
+  assert sources.skipped.count == 1
+
+
+def test_a_folder_without_class_subfolders_is_refused(tmp_path):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  folder = _labelled_folder(tmp_path)
+  image = Image.new("RGB", (8, 8), (200, 40, 40))
+  image.save(folder / "loose.png")
+  with pytest.raises(ValueError, match=r"--label_weight: .* 1 image\(s\) "
+                     r"outside class subfolders \(e\.g\. loose\.png\); "
+                     "put each class"):
+    flags_lib.validate(_config(f"folder:{folder}"))
+  one_class = tmp_path / "one" / "only"
+  one_class.mkdir(parents=True)
+  for index in range(2):
+    image.save(one_class / f"{index}.png")
+  for check in (
+      lambda: flags_lib.validate(_config(f"folder:{tmp_path}/one")),
+      lambda: image_sources.make_sources(
+          _config(f"folder:{tmp_path}/one").data, 0, with_labels=True)):
+    with pytest.raises(ValueError, match="one subfolder per class and has 1; "
+                       "pass --label_weight=0"):
+      check()
+  # Without --label_weight the same folders train as plain image folders.
+  flags_lib.validate(_config(f"folder:{folder}", label_weight=0.0))
 
 
 def test_tfds_class_labels_reach_the_training_batches():

@@ -80,6 +80,9 @@ class EvalResult:
       first images, for the contact sheet.
     seconds: wall time of the scoring loop.
     info: what was evaluated (model, step, dataset, split, ...), for reports.
+    psnr_gain: (mean, 95 % half-width) of the model's per-image PSNR minus
+      the gray baseline's on the same image, in dB
+      (metrics.paired_mean_difference); the half-width is NaN below 2 images.
   """
   model: Dict[str, Optional[float]]
   gray: Dict[str, Optional[float]]
@@ -89,6 +92,7 @@ class EvalResult:
       dataclasses.field(default_factory=list))
   seconds: float = 0.0
   info: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  psnr_gain: Tuple[float, float] = (float("nan"), float("nan"))
 
 
 def load_saved_model(model_path: str) -> LoadedModel:
@@ -260,7 +264,10 @@ def score_images(predict_ab: PredictAbFn, images: Iterable[np.ndarray],
                       gray=_metric_values(gray_metrics),
                       num_images=model_metrics.num_images,
                       contact_sheet_rows=sheet_rows,
-                      seconds=time.perf_counter() - start)
+                      seconds=time.perf_counter() - start,
+                      psnr_gain=metrics.paired_mean_difference(
+                          model_metrics.psnr_values(),
+                          gray_metrics.psnr_values()))
   if feature_fn is None:
     result.model["fid"] = result.gray["fid"] = None
     result.fid_note = fid_note

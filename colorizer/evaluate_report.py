@@ -7,6 +7,7 @@ lines come from colorizer.progress.
 
 import io
 import json
+import math
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -101,9 +102,18 @@ def format_table(result) -> str:
   for row in rows:
     lines.append(f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  "
                  f"{row[2]:>{widths[2]}}  {row[3]}".rstrip())
+  gain, half_width = result.psnr_gain
+  if not math.isnan(half_width):
+    lines.append(f"PSNR gain over gray: {gain:+.2f} dB, 95% interval "
+                 f"{gain - half_width:+.2f} to {gain + half_width:+.2f} "
+                 f"(paired per image).")
   if result.fid_note:
     lines.append(f"FID: {result.fid_note}.")
   return "\n".join(lines)
+
+
+def _json_number(value: float) -> Optional[float]:
+  return None if math.isnan(value) else value
 
 
 def report_dict(result) -> Dict:
@@ -118,6 +128,8 @@ def report_dict(result) -> Dict:
                   "gray_baseline": dict(result.gray)},
       "better": {name: better(name, result.model[name], result.gray[name])
                  for name in result.model},
+      "psnr_gain_over_gray": _json_number(result.psnr_gain[0]),
+      "psnr_gain_ci95_half_width": _json_number(result.psnr_gain[1]),
       "fid_note": result.fid_note,
       "seconds": result.seconds,
       "images_per_sec": result.num_images / max(result.seconds, 1e-9),
@@ -224,6 +236,8 @@ def write_reports(result, output_dir: str, output_json: str
       for name, value in values.items():
         if value is not None:
           tf.summary.scalar(f"{prefix}/{name}", value)
+    if not math.isnan(result.psnr_gain[0]):
+      tf.summary.scalar(f"{LOG_DIR}/psnr_gain_over_gray", result.psnr_gain[0])
     if sheet is not None:
       tf.summary.image(f"{LOG_DIR}/gray_output_truth", sheet[None],
                        max_outputs=1)

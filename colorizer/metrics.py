@@ -304,6 +304,35 @@ def pixel_accuracy(ab_pred, ab_true, threshold_fraction=0.02, value_range=1.0):
     return float(np.mean(_pixels_within(ab_pred, ab_true, threshold_fraction, value_range)))
 
 
+def paired_mean_difference(values_a, values_b, z=1.96):
+    """Mean of ``a - b`` over paired samples, with its normal-approximation
+    confidence half-width ``z * sd(a - b) / sqrt(n)`` (1.96: 95 %).
+
+    Scoring two methods on the same images, the per-image differences are
+    what varies; their spread says how far the mean gain could move on
+    another sample of images of the same kind.
+
+    Args:
+        values_a, values_b: float ``[N]`` per-image scores, same images.
+        z: the normal quantile of the interval.
+
+    Returns:
+        ``(mean, half_width)``; the half-width is NaN for fewer than 2 pairs.
+
+    Raises:
+        ValueError: If the shapes differ or there are no pairs.
+    """
+    a, b = _as_float64(values_a), _as_float64(values_b)
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError(f"paired_mean_difference: need two equal non-empty "
+                         f"[N] arrays, got {a.shape} and {b.shape}")
+    differences = a - b
+    if differences.size < 2:
+        return float(differences.mean()), float("nan")
+    half_width = z * differences.std(ddof=1) / np.sqrt(differences.size)
+    return float(differences.mean()), float(half_width)
+
+
 def frechet_distance(mu1, sigma1, mu2, sigma2):
     """Frechet distance between two Gaussians (the FID formula).
 
@@ -390,6 +419,7 @@ class MetricAccumulator:
         self.psnr_sum = self.ssim_sum = self.delta_e_sum = 0.0
         self.colorfulness_pred_sum = self.colorfulness_true_sum = 0.0
         self.threshold_counts = np.zeros(self.thresholds.shape, dtype=np.int64)
+        self._psnr_values = []
 
     def update(self, rgb_pred, rgb_true, lab_pred, lab_true):
         """Adds one batch.
@@ -413,6 +443,7 @@ class MetricAccumulator:
         self.num_images += rgb_pred.shape[0]
         self.num_pixels += int(np.prod(rgb_pred.shape[:3]))
         self.psnr_sum += float(np.sum(batch_psnr))
+        self._psnr_values.append(batch_psnr)
         self.ssim_sum += float(np.sum(ssim(rgb_pred, rgb_true)))
         self.delta_e_sum += float(np.sum(ciede2000(lab_pred, lab_true)))
         self.colorfulness_pred_sum += float(np.sum(colorfulness(rgb_pred)))
@@ -421,6 +452,12 @@ class MetricAccumulator:
             rgb_pred, rgb_true, self.accuracy_threshold_fraction, 1.0)))
         distances = _ab_distances(lab_pred[..., 1:], lab_true[..., 1:])
         self.threshold_counts += _threshold_counts(distances, self.thresholds)
+
+    def psnr_values(self):
+        """Each image's (capped) PSNR so far, in update order: float64 ``[N]``."""
+        if not self._psnr_values:
+            return np.zeros([0])
+        return np.concatenate(self._psnr_values)
 
     def result(self):
         """Returns the metrics over everything seen since the last reset.

@@ -177,11 +177,22 @@ def test_saved_model_on_a_folder_of_different_sizes(saved_model, image_folder,
   assert report["metrics"]["gray_baseline"]["fid"] is None
   assert report["fid_note"].startswith("not computed: imagenet")
   assert report["num_images"] == len(IMAGE_SIZES)
+  # The mean per-image gain over gray is the gap between the means; its
+  # interval comes from the per-image differences.
+  gain, half_width = result.psnr_gain
+  assert gain == pytest.approx(result.model["psnr"] - result.gray["psnr"])
+  assert half_width > 0
+  assert report["psnr_gain_over_gray"] == pytest.approx(gain)
+  assert report["psnr_gain_ci95_half_width"] == pytest.approx(half_width)
+  assert (f"PSNR gain over gray: {gain:+.2f} dB, 95% interval "
+          f"{gain - half_width:+.2f} to {gain + half_width:+.2f} (paired per "
+          "image).") in evaluate_report.format_table(result).splitlines()
   sheet = np.asarray(Image.open(paths["contact_sheet"]))
   row_height = evaluate_report.MIN_ROW_HEIGHT  # The tallest image is 64 px.
   assert sheet.shape[0] == 3 * row_height + 2 * 4
   events = conftest.summary_events(paths["tensorboard"])
   assert events["eval_full/psnr"] == [(2, pytest.approx(result.model["psnr"]))]
+  assert events["eval_full/psnr_gain_over_gray"] == [(2, pytest.approx(gain))]
   assert events["eval_full/gray/delta_e2000"] == [
       (2, pytest.approx(result.gray["delta_e2000"]))]
   assert "eval_full/fid" not in events

@@ -315,3 +315,36 @@ def test_accumulator_mixed_sizes_and_reset():
     assert result["accuracy_2pct"] == 1.0 and result["num_images"] == 1
     with pytest.raises(ValueError):
         accumulator.update(perfect, perfect, perfect[:, :2], perfect[:, :2])
+
+
+def test_paired_mean_difference_hand_computed():
+    # Differences 1, 2, 2, 3: mean 2, sample sd sqrt(2/3).
+    mean, half_width = metrics.paired_mean_difference([1, 2, 3, 4], [0, 0, 1, 1])
+    assert mean == pytest.approx(2.0)
+    assert half_width == pytest.approx(1.96 * math.sqrt(2.0 / 3.0) / 2.0)
+    # Wider for a larger z, zero when every image gains the same.
+    assert metrics.paired_mean_difference([1, 2, 3, 4], [0, 0, 1, 1], z=2.58)[1] > half_width
+    assert metrics.paired_mean_difference([3, 4, 5], [1, 2, 3]) == (2.0, 0.0)
+    one = metrics.paired_mean_difference([3.0], [1.0])
+    assert one[0] == 2.0 and math.isnan(one[1])
+    with pytest.raises(ValueError, match="equal non-empty"):
+        metrics.paired_mean_difference([1, 2], [1])
+    with pytest.raises(ValueError, match="equal non-empty"):
+        metrics.paired_mean_difference([], [])
+
+
+def test_accumulator_keeps_each_image_s_capped_psnr_in_order():
+    rng = np.random.default_rng(8)
+    first, second = _random_batch(rng, (2, 8, 8, 3)), _random_batch(rng, (3, 8, 8, 3))
+    accumulator = metrics.MetricAccumulator()
+    assert accumulator.psnr_values().shape == (0,)
+    accumulator.update(*first)
+    accumulator.update(*second)
+    expected = np.concatenate([metrics.psnr(*first[:2]), metrics.psnr(*second[:2])])
+    np.testing.assert_allclose(accumulator.psnr_values(), expected)
+    perfect = np.full((1, 4, 4, 3), 0.25)
+    accumulator.update(perfect, perfect, perfect * 100, perfect * 100)
+    assert accumulator.psnr_values()[-1] == 100.0  # Capped, as in the mean.
+    accumulator.reset()
+    assert accumulator.psnr_values().shape == (0,)
+

@@ -6,9 +6,9 @@
 is colorizer-evaluate once per (--decode_temperature, --decode_rebalance,
 --decode_saturation) setting, in one process (TensorFlow is imported once),
 each report written to <output_dir>/T<t>_R<r>_S<s>/ without a contact
-sheet; then it prints
-docs.decode_table's table, the decode rule's choice and the PSNR at fixed
-colorfulness. docs/results.md chooses the cifar10 preset's decode with it.
+sheet; then it prints docs.decode_table's table, the decode rule's choice
+and the PSNR at fixed colorfulness. docs/results.md chooses the cifar10
+preset's decode with it.
 """
 
 import os
@@ -70,9 +70,9 @@ def main(argv):
           image_offset=_IMAGE_OFFSET.value, progress_stream=None)
     except ValueError as error:
       sys.exit(f"decode_grid: error: {error}")
-    print(f"[{index + 1}/{len(settings)}] {name}: PSNR {result.model['psnr']:.2f} "
-          f"colorfulness {result.model['colorfulness']:.1f}", file=sys.stderr,
-          flush=True)
+    print(f"[{index + 1}/{len(settings)}] {name}: PSNR "
+          f"{result.model['psnr']:.2f} colorfulness "
+          f"{result.model['colorfulness']:.1f}", file=sys.stderr, flush=True)
   print(decode_table.markdown(_OUTPUT_DIR.value))
 
 

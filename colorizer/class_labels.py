@@ -18,6 +18,12 @@ LABELS_KEY = "labels"  # The npz array.
 NO_LABELS_HINT = "pass --label_weight=0 to train without labels"
 
 
+def _class_folder(location: str, path: str) -> str:
+  """The subfolder of location that path lies in; "" if directly in it."""
+  parts = os.path.relpath(path, location).split(os.sep)
+  return parts[0] if len(parts) > 1 else ""
+
+
 def folder_class_names(location: str, paths) -> list:
   """The classes of a labelled folder: its subfolders' names, sorted.
 
@@ -28,16 +34,15 @@ def folder_class_names(location: str, paths) -> list:
     ValueError: one line naming --label_weight if an image lies directly in
       location, or there are fewer than two classes.
   """
-  top_level = [os.path.relpath(path, location).split(os.sep)[0]
-               for path in paths]
-  loose = [name for name in top_level if os.path.isfile(
-      os.path.join(location, name))]
+  folders = [_class_folder(location, path) for path in paths]
+  loose = [os.path.basename(path) for path, folder in zip(paths, folders)
+           if not folder]
   if loose:
     raise ValueError(f"--label_weight: --dataset=folder:{location} has "
                      f"{len(loose)} image(s) outside class subfolders (e.g. "
                      f"{loose[0]}); put each class in its own subfolder, or "
                      f"{NO_LABELS_HINT}.")
-  names = sorted(set(top_level))
+  names = sorted(set(folders))
   if len(names) < 2:
     raise ValueError(f"--label_weight: --dataset=folder:{location} needs one "
                      f"subfolder per class and has {len(names)}; "
@@ -48,8 +53,7 @@ def folder_class_names(location: str, paths) -> list:
 def folder_labels(location: str, paths, class_names) -> list:
   """Each path's label: the index of its class subfolder in class_names."""
   index = {name: label for label, name in enumerate(class_names)}
-  return [index[os.path.relpath(path, location).split(os.sep)[0]]
-          for path in paths]
+  return [index[_class_folder(location, path)] for path in paths]
 
 
 def load_npz_labels(path: str, num_images: int) -> np.ndarray:

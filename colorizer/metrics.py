@@ -416,7 +416,7 @@ class MetricAccumulator:
     def reset(self):
         """Clears all running sums."""
         self.num_images = self.num_pixels = self.accurate_pixels = 0
-        self.psnr_sum = self.ssim_sum = self.delta_e_sum = 0.0
+        self.ssim_sum = self.delta_e_sum = 0.0
         self.colorfulness_pred_sum = self.colorfulness_true_sum = 0.0
         self.threshold_counts = np.zeros(self.thresholds.shape, dtype=np.int64)
         self._psnr_values = []
@@ -442,7 +442,6 @@ class MetricAccumulator:
             batch_psnr = np.minimum(batch_psnr, self.psnr_cap_db)
         self.num_images += rgb_pred.shape[0]
         self.num_pixels += int(np.prod(rgb_pred.shape[:3]))
-        self.psnr_sum += float(np.sum(batch_psnr))
         self._psnr_values.append(batch_psnr)
         self.ssim_sum += float(np.sum(ssim(rgb_pred, rgb_true)))
         self.delta_e_sum += float(np.sum(ciede2000(lab_pred, lab_true)))
@@ -473,7 +472,7 @@ class MetricAccumulator:
         cf_pred = self.colorfulness_pred_sum / self.num_images
         cf_true = self.colorfulness_true_sum / self.num_images
         return {
-            "psnr": self.psnr_sum / self.num_images,
+            "psnr": float(np.mean(self.psnr_values())),
             "ssim": self.ssim_sum / self.num_images,
             "delta_e2000": self.delta_e_sum / self.num_pixels,
             "colorfulness": cf_pred,

@@ -37,6 +37,7 @@ from colorizer import fid
 from colorizer import image_sources
 from colorizer import metrics
 from colorizer import progress as progress_lib
+from colorizer import stats
 
 DEFAULT_BATCH_SIZE = 16
 NO_FID_WEIGHTS_NOTE = ("not computed: no --fid_weights given (a Keras "
@@ -82,7 +83,10 @@ class EvalResult:
     info: what was evaluated (model, step, dataset, split, ...), for reports.
     psnr_gain: (mean, 95 % half-width) of the model's per-image PSNR minus
       the gray baseline's on the same image, in dB
-      (metrics.paired_mean_difference); the half-width is NaN below 2 images.
+      (stats.paired_mean_difference); the half-width is NaN below 2 images.
+    delta_e_reduction: the same for the gray baseline's CIEDE2000 minus the
+      model's (positive: the model's colors are closer), each image weighing
+      by its pixel count as in the pooled delta_e2000.
   """
   model: Dict[str, Optional[float]]
   gray: Dict[str, Optional[float]]
@@ -93,6 +97,7 @@ class EvalResult:
   seconds: float = 0.0
   info: Dict[str, Any] = dataclasses.field(default_factory=dict)
   psnr_gain: Tuple[float, float] = (float("nan"), float("nan"))
+  delta_e_reduction: Tuple[float, float] = (float("nan"), float("nan"))
 
 
 def load_saved_model(model_path: str) -> LoadedModel:
@@ -265,9 +270,13 @@ def score_images(predict_ab: PredictAbFn, images: Iterable[np.ndarray],
                       num_images=model_metrics.num_images,
                       contact_sheet_rows=sheet_rows,
                       seconds=time.perf_counter() - start,
-                      psnr_gain=metrics.paired_mean_difference(
+                      psnr_gain=stats.paired_mean_difference(
                           model_metrics.psnr_values(),
-                          gray_metrics.psnr_values()))
+                          gray_metrics.psnr_values()),
+                      delta_e_reduction=stats.paired_mean_difference(
+                          gray_metrics.delta_e_values(),
+                          model_metrics.delta_e_values(),
+                          weights=model_metrics.pixel_counts()))
   if feature_fn is None:
     result.model["fid"] = result.gray["fid"] = None
     result.fid_note = fid_note

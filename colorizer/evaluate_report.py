@@ -15,6 +15,8 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
+from colorizer import metrics
+
 METRICS_FILE = "metrics.json"
 CONTACT_SHEET_FILE = "contact_sheet.png"
 # The TensorBoard run, beside the training's train/ and eval/.
@@ -102,14 +104,27 @@ def format_table(result) -> str:
   for row in rows:
     lines.append(f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  "
                  f"{row[2]:>{widths[2]}}  {row[3]}".rstrip())
-  gain, half_width = result.psnr_gain
-  if not math.isnan(half_width):
-    lines.append(f"PSNR gain over gray: {gain:+.2f} dB, 95% interval "
-                 f"{gain - half_width:+.2f} to {gain + half_width:+.2f} "
-                 f"(paired per image).")
+  for label, unit, (gain, half_width) in (
+      ("PSNR gain over gray", " dB", result.psnr_gain),
+      ("CIEDE2000 reduction from gray", "", result.delta_e_reduction)):
+    if not math.isnan(half_width):
+      lines.append(f"{label}: {gain:+.2f}{unit}, 95% interval "
+                   f"{gain - half_width:+.2f} to {gain + half_width:+.2f} "
+                   f"(paired per image).")
+  categories = colorfulness_categories(result)
+  lines.append(f"Colorfulness on Hasler & Suesstrunk's scale: model "
+               f"{categories['model']}, truth {categories['truth']}.")
   if result.fid_note:
     lines.append(f"FID: {result.fid_note}.")
   return "\n".join(lines)
+
+
+def colorfulness_categories(result) -> Dict[str, str]:
+  """{"model": ..., "truth": ...}: metrics.colorfulness_category of each."""
+  return {"model": metrics.colorfulness_category(
+              result.model["colorfulness"]),
+          "truth": metrics.colorfulness_category(
+              result.model["colorfulness_true"])}
 
 
 def _json_number(value: float) -> Optional[float]:
@@ -130,6 +145,11 @@ def report_dict(result) -> Dict:
                  for name in result.model},
       "psnr_gain_over_gray": _json_number(result.psnr_gain[0]),
       "psnr_gain_ci95_half_width": _json_number(result.psnr_gain[1]),
+      "delta_e2000_reduction_from_gray": _json_number(
+          result.delta_e_reduction[0]),
+      "delta_e2000_reduction_ci95_half_width": _json_number(
+          result.delta_e_reduction[1]),
+      "colorfulness_category": colorfulness_categories(result),
       "fid_note": result.fid_note,
       "seconds": result.seconds,
       "images_per_sec": result.num_images / max(result.seconds, 1e-9),
@@ -236,8 +256,11 @@ def write_reports(result, output_dir: str, output_json: str
       for name, value in values.items():
         if value is not None:
           tf.summary.scalar(f"{prefix}/{name}", value)
-    if not math.isnan(result.psnr_gain[0]):
-      tf.summary.scalar(f"{LOG_DIR}/psnr_gain_over_gray", result.psnr_gain[0])
+    for name, (gain, _) in (
+        ("psnr_gain_over_gray", result.psnr_gain),
+        ("delta_e2000_reduction_from_gray", result.delta_e_reduction)):
+      if not math.isnan(gain):
+        tf.summary.scalar(f"{LOG_DIR}/{name}", gain)
     if sheet is not None:
       tf.summary.image(f"{LOG_DIR}/gray_output_truth", sheet[None],
                        max_outputs=1)

@@ -19,7 +19,7 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-from colorizer import metrics
+from colorizer import stats
 
 INCEPTION_SIZE = 299
 IMAGENET_WEIGHTS = "imagenet"
@@ -105,7 +105,7 @@ def make_feature_fn(model) -> FeatureFn:
 
 def low_rank_frechet_distance(features_a: np.ndarray,
                               features_b: np.ndarray) -> float:
-  """metrics.frechet_distance of the features' Gaussians, without D x D work.
+  """stats.frechet_distance of the features' Gaussians, without D x D work.
 
   With fewer images than feature dimensions (N, M < D = 2048) both
   covariances have low rank: S_a = A A^T / (N - 1) with A the centered
@@ -168,9 +168,9 @@ def frechet_inception_distance(features_a: np.ndarray, features_b: np.ndarray
   if num_images < np.shape(features_a)[1]:
     distance = low_rank_frechet_distance(features_a, features_b)
   else:
-    mu_a, sigma_a = metrics.activation_statistics(features_a)
-    mu_b, sigma_b = metrics.activation_statistics(features_b)
-    distance = metrics.frechet_distance(mu_a, sigma_a, mu_b, sigma_b)
+    mu_a, sigma_a = stats.activation_statistics(features_a)
+    mu_b, sigma_b = stats.activation_statistics(features_b)
+    distance = stats.frechet_distance(mu_a, sigma_a, mu_b, sigma_b)
   if num_images < RELIABLE_FID_IMAGES:
     return distance, (f"FID from only {num_images} images (fewer than "
                       f"{RELIABLE_FID_IMAGES}, the feature dimension) is "

@@ -207,6 +207,38 @@ def delta_colorfulness(cf_pred, cf_true):
     return float(abs(np.mean(_as_float64(cf_pred)) - np.mean(_as_float64(cf_true))))
 
 
+# Hasler & Suesstrunk's (2003) verbal scale for their colorfulness measure:
+# the value observers' ratings of each attribute corresponded to.
+COLORFULNESS_CATEGORIES = (
+    ("not colorful", 0.0), ("slightly colorful", 15.0),
+    ("moderately colorful", 33.0), ("averagely colorful", 45.0),
+    ("quite colorful", 59.0), ("highly colorful", 82.0),
+    ("extremely colorful", 109.0),
+)
+
+
+def colorfulness_category(value):
+    """The attribute of ``COLORFULNESS_CATEGORIES`` nearest to a colorfulness.
+
+    Two colorfulness values in the same category would be described with the
+    same word by Hasler & Suesstrunk's observers; the boundaries lie halfway
+    between neighbouring anchors (24 between "slightly" and "moderately").
+
+    Args:
+        value: a colorfulness (e.g. a mean over images), >= 0.
+
+    Returns:
+        The attribute's name, e.g. "moderately colorful".
+
+    Raises:
+        ValueError: For a negative or non-finite value.
+    """
+    value = float(value)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"colorfulness_category: expected a finite value >= 0, got {value}")
+    return min(COLORFULNESS_CATEGORIES, key=lambda item: abs(item[1] - value))[0]
+
+
 def _ab_distances(ab_pred, ab_true):
     ab_pred, ab_true = _as_float64(ab_pred), _as_float64(ab_true)
     if ab_pred.shape != ab_true.shape or ab_pred.ndim < 1 or ab_pred.shape[-1] != 2:
@@ -304,88 +336,8 @@ def pixel_accuracy(ab_pred, ab_true, threshold_fraction=0.02, value_range=1.0):
     return float(np.mean(_pixels_within(ab_pred, ab_true, threshold_fraction, value_range)))
 
 
-def paired_mean_difference(values_a, values_b, z=1.96):
-    """Mean of ``a - b`` over paired samples, with its normal-approximation
-    confidence half-width ``z * sd(a - b) / sqrt(n)`` (1.96: 95 %).
-
-    Scoring two methods on the same images, the per-image differences are
-    what varies; their spread says how far the mean gain could move on
-    another sample of images of the same kind.
-
-    Args:
-        values_a, values_b: float ``[N]`` per-image scores, same images.
-        z: the normal quantile of the interval.
-
-    Returns:
-        ``(mean, half_width)``; the half-width is NaN for fewer than 2 pairs.
-
-    Raises:
-        ValueError: If the shapes differ or there are no pairs.
-    """
-    a, b = _as_float64(values_a), _as_float64(values_b)
-    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
-        raise ValueError(f"paired_mean_difference: need two equal non-empty "
-                         f"[N] arrays, got {a.shape} and {b.shape}")
-    differences = a - b
-    if differences.size < 2:
-        return float(differences.mean()), float("nan")
-    half_width = z * differences.std(ddof=1) / np.sqrt(differences.size)
-    return float(differences.mean()), float(half_width)
-
-
-def frechet_distance(mu1, sigma1, mu2, sigma2):
-    """Frechet distance between two Gaussians (the FID formula).
-
-    Dowson & Landau (1982); used as FID by Heusel et al. (2017):
-    ``d^2 = ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2))``. Without SciPy the
-    trace term uses ``Tr((S1 S2)^(1/2)) = sum sqrt(eig(S1^(1/2) S2 S1^(1/2)))``;
-    the symmetric PSD matrices are decomposed with ``eigh``/``eigvalsh`` and
-    negative round-off eigenvalues are clipped to 0.
-
-    Args:
-        mu1: Mean ``[D]`` (a scalar is treated as ``D = 1``).
-        sigma1: Covariance ``[D, D]`` (symmetric PSD; a scalar for ``D = 1``).
-        mu2: Mean ``[D]``.
-        sigma2: Covariance ``[D, D]``.
-
-    Returns:
-        Python float >= 0 (tiny negative round-off is clipped to 0).
-
-    Raises:
-        ValueError: On inconsistent shapes.
-    """
-    mu1, mu2 = np.atleast_1d(_as_float64(mu1)), np.atleast_1d(_as_float64(mu2))
-    sigma1, sigma2 = np.atleast_2d(_as_float64(sigma1)), np.atleast_2d(_as_float64(sigma2))
-    dim = mu1.shape[0]
-    shapes = (mu1.shape, sigma1.shape, mu2.shape, sigma2.shape)
-    if shapes != ((dim,), (dim, dim), (dim,), (dim, dim)):
-        raise ValueError(f"frechet_distance: inconsistent shapes {shapes}")
-    eigenvalues, eigenvectors = np.linalg.eigh((sigma1 + sigma1.T) / 2.0)
-    sqrt_sigma1 = (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
-    product = sqrt_sigma1 @ sigma2 @ sqrt_sigma1
-    product_eigenvalues = np.linalg.eigvalsh((product + product.T) / 2.0)
-    trace_sqrt = np.sum(np.sqrt(np.clip(product_eigenvalues, 0.0, None)))
-    distance = np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt
-    return float(max(distance, 0.0))
-
-
-def activation_statistics(features):
-    """Mean and covariance of feature activations for ``frechet_distance``.
-
-    Args:
-        features: Array ``[N, D]`` with ``N >= 2`` samples.
-
-    Returns:
-        ``(mu, sigma)``: float64 ``[D]`` mean and ``[D, D]`` unbiased
-        covariance (``ddof=1``, as in the reference FID code).
-
-    Raises:
-        ValueError: If ``features`` is not 2-D or has fewer than 2 rows.
-    """
-    features = _as_float64(features)
-    if features.ndim != 2 or features.shape[0] < 2:
-        raise ValueError(f"activation_statistics: expected [N >= 2, D], got {features.shape}")
-    return features.mean(axis=0), np.atleast_2d(np.cov(features, rowvar=False))
+def _concatenate(batches, dtype):
+    return np.concatenate(batches) if batches else np.zeros([0], dtype)
 
 
 class MetricAccumulator:
@@ -416,10 +368,12 @@ class MetricAccumulator:
     def reset(self):
         """Clears all running sums."""
         self.num_images = self.num_pixels = self.accurate_pixels = 0
-        self.ssim_sum = self.delta_e_sum = 0.0
+        self.ssim_sum = 0.0
         self.colorfulness_pred_sum = self.colorfulness_true_sum = 0.0
         self.threshold_counts = np.zeros(self.thresholds.shape, dtype=np.int64)
         self._psnr_values = []
+        self._delta_e_values = []  # Each image's mean CIEDE2000.
+        self._pixel_counts = []
 
     def update(self, rgb_pred, rgb_true, lab_pred, lab_true):
         """Adds one batch.
@@ -444,7 +398,10 @@ class MetricAccumulator:
         self.num_pixels += int(np.prod(rgb_pred.shape[:3]))
         self._psnr_values.append(batch_psnr)
         self.ssim_sum += float(np.sum(ssim(rgb_pred, rgb_true)))
-        self.delta_e_sum += float(np.sum(ciede2000(lab_pred, lab_true)))
+        self._delta_e_values.append(
+            ciede2000(lab_pred, lab_true).reshape(rgb_pred.shape[0], -1).mean(axis=1))
+        self._pixel_counts.append(
+            np.full([rgb_pred.shape[0]], np.prod(rgb_pred.shape[1:3]), np.int64))
         self.colorfulness_pred_sum += float(np.sum(colorfulness(rgb_pred)))
         self.colorfulness_true_sum += float(np.sum(colorfulness(rgb_true)))
         self.accurate_pixels += int(np.sum(_pixels_within(
@@ -454,9 +411,16 @@ class MetricAccumulator:
 
     def psnr_values(self):
         """Each image's (capped) PSNR so far, in update order: float64 ``[N]``."""
-        if not self._psnr_values:
-            return np.zeros([0])
-        return np.concatenate(self._psnr_values)
+        return _concatenate(self._psnr_values, np.float64)
+
+    def delta_e_values(self):
+        """Each image's mean CIEDE2000 so far, in update order: float64 ``[N]``."""
+        return _concatenate(self._delta_e_values, np.float64)
+
+    def pixel_counts(self):
+        """Each image's pixel count so far, in update order: int64 ``[N]``;
+        the weights that pool ``delta_e_values`` over pixels."""
+        return _concatenate(self._pixel_counts, np.int64)
 
     def result(self):
         """Returns the metrics over everything seen since the last reset.
@@ -474,7 +438,8 @@ class MetricAccumulator:
         return {
             "psnr": float(np.mean(self.psnr_values())),
             "ssim": self.ssim_sum / self.num_images,
-            "delta_e2000": self.delta_e_sum / self.num_pixels,
+            "delta_e2000": float(np.sum(self.delta_e_values() * self.pixel_counts())
+                                 / self.num_pixels),
             "colorfulness": cf_pred,
             "colorfulness_true": cf_true,
             "delta_colorfulness": abs(cf_pred - cf_true),

@@ -26,6 +26,7 @@ from colorizer import export
 from colorizer import fid
 from colorizer import metrics
 from colorizer import progress
+from colorizer import stats
 from colorizer import train
 from tests import conftest
 
@@ -187,12 +188,31 @@ def test_saved_model_on_a_folder_of_different_sizes(saved_model, image_folder,
   assert (f"PSNR gain over gray: {gain:+.2f} dB, 95% interval "
           f"{gain - half_width:+.2f} to {gain + half_width:+.2f} (paired per "
           "image).") in evaluate_report.format_table(result).splitlines()
+  # The CIEDE2000 reduction pools pixels, as delta_e2000 does, so its mean
+  # is the gap between the pooled values even with images of mixed sizes.
+  reduction, reduction_half_width = result.delta_e_reduction
+  assert reduction == pytest.approx(
+      result.gray["delta_e2000"] - result.model["delta_e2000"])
+  assert reduction_half_width > 0
+  assert report["delta_e2000_reduction_from_gray"] == pytest.approx(reduction)
+  assert report["delta_e2000_reduction_ci95_half_width"] == pytest.approx(
+      reduction_half_width)
+  assert (f"CIEDE2000 reduction from gray: {reduction:+.2f}, 95% interval "
+          f"{reduction - reduction_half_width:+.2f} to "
+          f"{reduction + reduction_half_width:+.2f} (paired per image).") in (
+              evaluate_report.format_table(result).splitlines())
+  assert report["colorfulness_category"] == {
+      "model": metrics.colorfulness_category(result.model["colorfulness"]),
+      "truth": metrics.colorfulness_category(
+          result.model["colorfulness_true"])}
   sheet = np.asarray(Image.open(paths["contact_sheet"]))
   row_height = evaluate_report.MIN_ROW_HEIGHT  # The tallest image is 64 px.
   assert sheet.shape[0] == 3 * row_height + 2 * 4
   events = conftest.summary_events(paths["tensorboard"])
   assert events["eval_full/psnr"] == [(2, pytest.approx(result.model["psnr"]))]
   assert events["eval_full/psnr_gain_over_gray"] == [(2, pytest.approx(gain))]
+  assert events["eval_full/delta_e2000_reduction_from_gray"] == [
+      (2, pytest.approx(reduction))]
   assert events["eval_full/gray/delta_e2000"] == [
       (2, pytest.approx(result.gray["delta_e2000"]))]
   assert "eval_full/fid" not in events
@@ -245,9 +265,9 @@ def test_low_rank_frechet_distance_equals_the_reference_formula():
   for num_a, num_b, dim in ((4, 4, 64), (5, 7, 16), (30, 20, 8)):
     features_a = rng.randn(num_a, dim) * 2.0 + 1.0
     features_b = rng.randn(num_b, dim)
-    expected = metrics.frechet_distance(
-        *metrics.activation_statistics(features_a),
-        *metrics.activation_statistics(features_b))
+    expected = stats.frechet_distance(
+        *stats.activation_statistics(features_a),
+        *stats.activation_statistics(features_b))
     # The reference takes square roots of eigenvalues that are zero up to
     # round-off (rank-deficient covariances): it is the less exact of the two.
     assert fid.low_rank_frechet_distance(features_a, features_b) == (

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from colorizer import metrics
+from colorizer import stats
 
 # Sharma, Wu & Dalal (2005), Table 1: (L1, a1, b1), (L2, a2, b2), Delta E00.
 SHARMA_PAIRS = [
@@ -149,6 +150,25 @@ def test_delta_colorfulness():
     assert metrics.delta_colorfulness(np.array([5.0]), np.array([5.0])) == 0.0
 
 
+def test_colorfulness_category_nearest_anchor():
+    # Hasler & Suesstrunk's anchors 0, 15, 33, 45, ...: boundaries halfway.
+    assert metrics.colorfulness_category(0.0) == "not colorful"
+    assert metrics.colorfulness_category(7.4) == "not colorful"
+    assert metrics.colorfulness_category(7.6) == "slightly colorful"
+    assert metrics.colorfulness_category(23.9) == "slightly colorful"
+    assert metrics.colorfulness_category(24.1) == "moderately colorful"
+    assert metrics.colorfulness_category(38.9) == "moderately colorful"
+    assert metrics.colorfulness_category(39.1) == "averagely colorful"
+    assert metrics.colorfulness_category(500.0) == "extremely colorful"
+    # A flat, muted red: 0.3 * sqrt(50^2 + 25^2) = 16.8, "slightly colorful".
+    muted_red = np.full((1, 2, 2, 3), (150, 100, 100), np.uint8)
+    assert metrics.colorfulness_category(metrics.colorfulness(muted_red)[0]) == (
+        "slightly colorful")
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="colorfulness_category"):
+            metrics.colorfulness_category(bad)
+
+
 # ------------------------------------------------------------------------ AuC
 def test_ab_error_auc_identical_is_one():
     ab = np.random.default_rng(3).uniform(-100, 100, size=(2, 5, 5, 2))
@@ -212,19 +232,19 @@ def test_frechet_distance_diagonal_closed_form():
     var1, var2 = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 9.0])
     expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(var1) - np.sqrt(var2)) ** 2)
     assert expected == 7.0
-    got = metrics.frechet_distance(mu1, np.diag(var1), mu2, np.diag(var2))
+    got = stats.frechet_distance(mu1, np.diag(var1), mu2, np.diag(var2))
     assert got == pytest.approx(expected, abs=1e-10)
 
 
 def test_frechet_distance_identical_and_one_dimensional():
     rng = np.random.default_rng(4)
     mu, sigma = rng.normal(size=5), _random_covariance(rng, 5)
-    assert metrics.frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-9)
+    assert stats.frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-9)
     # 1-D: (m1 - m2)^2 + (s1 - s2)^2 with standard deviations 2 and 5.
-    assert metrics.frechet_distance(1.0, 4.0, 4.0, 25.0) == pytest.approx(9.0 + 9.0)
-    assert metrics.frechet_distance([1.0], [[4.0]], [4.0], [[25.0]]) == pytest.approx(18.0)
+    assert stats.frechet_distance(1.0, 4.0, 4.0, 25.0) == pytest.approx(9.0 + 9.0)
+    assert stats.frechet_distance([1.0], [[4.0]], [4.0], [[25.0]]) == pytest.approx(18.0)
     with pytest.raises(ValueError):
-        metrics.frechet_distance(mu, sigma, mu[:4], sigma)
+        stats.frechet_distance(mu, sigma, mu[:4], sigma)
 
 
 def test_frechet_distance_matches_brute_force():
@@ -239,22 +259,22 @@ def test_frechet_distance_matches_brute_force():
                 - 2.0 * np.trace(root))
     eig_trace = np.sum(np.sqrt(np.linalg.eigvals(product).real))
     assert np.trace(root) == pytest.approx(eig_trace, rel=1e-9)
-    got = metrics.frechet_distance(mu1, sigma1, mu2, sigma2)
+    got = stats.frechet_distance(mu1, sigma1, mu2, sigma2)
     assert got == pytest.approx(expected, rel=1e-9)
 
 
 def test_activation_statistics():
     features = np.array([[1.0, 2.0], [3.0, 6.0], [5.0, 10.0]], dtype=np.float32)
-    mu, sigma = metrics.activation_statistics(features)
+    mu, sigma = stats.activation_statistics(features)
     assert mu.dtype == np.float64 and sigma.dtype == np.float64
     np.testing.assert_allclose(mu, [3.0, 6.0])
     np.testing.assert_allclose(sigma, [[4.0, 8.0], [8.0, 16.0]])  # ddof = 1
-    _, sigma_1d = metrics.activation_statistics(features[:, :1])
+    _, sigma_1d = stats.activation_statistics(features[:, :1])
     assert sigma_1d.shape == (1, 1)
     with pytest.raises(ValueError):
-        metrics.activation_statistics(features[:1])
+        stats.activation_statistics(features[:1])
     with pytest.raises(ValueError):
-        metrics.activation_statistics(features[0])
+        stats.activation_statistics(features[0])
 
 
 # ---------------------------------------------------------------- accumulator
@@ -319,18 +339,52 @@ def test_accumulator_mixed_sizes_and_reset():
 
 def test_paired_mean_difference_hand_computed():
     # Differences 1, 2, 2, 3: mean 2, sample sd sqrt(2/3).
-    mean, half_width = metrics.paired_mean_difference([1, 2, 3, 4], [0, 0, 1, 1])
+    mean, half_width = stats.paired_mean_difference([1, 2, 3, 4], [0, 0, 1, 1])
     assert mean == pytest.approx(2.0)
     assert half_width == pytest.approx(1.96 * math.sqrt(2.0 / 3.0) / 2.0)
     # Wider for a larger z, zero when every image gains the same.
-    assert metrics.paired_mean_difference([1, 2, 3, 4], [0, 0, 1, 1], z=2.58)[1] > half_width
-    assert metrics.paired_mean_difference([3, 4, 5], [1, 2, 3]) == (2.0, 0.0)
-    one = metrics.paired_mean_difference([3.0], [1.0])
+    assert stats.paired_mean_difference([1, 2, 3, 4], [0, 0, 1, 1], z=2.58)[1] > half_width
+    assert stats.paired_mean_difference([3, 4, 5], [1, 2, 3]) == (2.0, 0.0)
+    one = stats.paired_mean_difference([3.0], [1.0])
     assert one[0] == 2.0 and math.isnan(one[1])
     with pytest.raises(ValueError, match="equal non-empty"):
-        metrics.paired_mean_difference([1, 2], [1])
+        stats.paired_mean_difference([1, 2], [1])
     with pytest.raises(ValueError, match="equal non-empty"):
-        metrics.paired_mean_difference([], [])
+        stats.paired_mean_difference([], [])
+
+
+def test_paired_mean_difference_weighted_hand_computed():
+    # Differences 1 and 3 with weights 1 and 3: mean (1 + 9) / 4 = 2.5;
+    # weighted residuals -1.5 and 1.5, so sqrt(2 / 1 * 4.5) / 4 = 0.75.
+    mean, half_width = stats.paired_mean_difference([2, 4], [1, 1], weights=[1, 3])
+    assert mean == pytest.approx(2.5)
+    assert half_width == pytest.approx(1.96 * 0.75)
+    # Equal weights, of any size, are the unweighted interval.
+    unweighted = stats.paired_mean_difference([1, 2, 3, 4], [0, 0, 1, 1])
+    assert stats.paired_mean_difference(
+        [1, 2, 3, 4], [0, 0, 1, 1], weights=[7, 7, 7, 7]) == pytest.approx(unweighted)
+    for bad in ([1, 0, 1, 1], [1, 1]):
+        with pytest.raises(ValueError, match="weights must be positive"):
+            stats.paired_mean_difference([1, 2, 3, 4], [0, 0, 1, 1], weights=bad)
+
+
+def test_accumulator_keeps_each_image_s_delta_e_and_pixel_count():
+    rng = np.random.default_rng(9)
+    first, second = _random_batch(rng, (1, 16, 16, 3)), _random_batch(rng, (2, 8, 12, 3))
+    accumulator = metrics.MetricAccumulator()
+    assert accumulator.delta_e_values().shape == accumulator.pixel_counts().shape == (0,)
+    accumulator.update(*first)
+    accumulator.update(*second)
+    expected = [metrics.ciede2000(*first[2:])[0].mean(),
+                metrics.ciede2000(*second[2:])[0].mean(),
+                metrics.ciede2000(*second[2:])[1].mean()]
+    np.testing.assert_allclose(accumulator.delta_e_values(), expected)
+    np.testing.assert_array_equal(accumulator.pixel_counts(), [256, 96, 96])
+    # Weighted by pixel count, the per-image means pool to the result's.
+    assert np.average(accumulator.delta_e_values(), weights=accumulator.pixel_counts()) == (
+        pytest.approx(accumulator.result()["delta_e2000"]))
+    accumulator.reset()
+    assert accumulator.delta_e_values().shape == (0,)
 
 
 def test_accumulator_keeps_each_image_s_capped_psnr_in_order():

@@ -1,0 +1,110 @@
+"""Statistics over sets of scores and features, in float64 NumPy.
+
+paired_mean_difference compares two methods scored on the same images (the
+gain over the gray baseline and its interval); frechet_distance and
+activation_statistics compare two sets of features as Gaussians (FID).
+"""
+
+import numpy as np
+
+
+def _as_float64(array):
+    return np.asarray(array, dtype=np.float64)
+
+
+def paired_mean_difference(values_a, values_b, z=1.96, weights=None):
+    """Mean of ``a - b`` over paired samples, with its normal-approximation
+    confidence half-width ``z * sd(a - b) / sqrt(n)`` (1.96: 95 %).
+
+    Scoring two methods on the same images, the per-image differences are
+    what varies; their spread says how far the mean gain could move on
+    another sample of images of the same kind.
+
+    With ``weights`` (e.g. each image's pixel count, for a metric pooled over
+    pixels) the mean is ``sum(w d) / sum(w)`` and the half-width is the ratio
+    estimator's, ``z * sqrt(n / (n - 1) * sum((w (d - mean))^2)) / sum(w)``,
+    which is the unweighted one when all weights are equal.
+
+    Args:
+        values_a, values_b: float ``[N]`` per-image scores, same images.
+        z: the normal quantile of the interval.
+        weights: optional positive ``[N]`` weights of the images.
+
+    Returns:
+        ``(mean, half_width)``; the half-width is NaN for fewer than 2 pairs.
+
+    Raises:
+        ValueError: If the shapes differ, there are no pairs, or a weight is
+            not positive.
+    """
+    a, b = _as_float64(values_a), _as_float64(values_b)
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError(f"paired_mean_difference: need two equal non-empty "
+                         f"[N] arrays, got {a.shape} and {b.shape}")
+    weights = np.ones_like(a) if weights is None else _as_float64(weights)
+    if weights.shape != a.shape or not np.all(weights > 0):
+        raise ValueError(f"paired_mean_difference: weights must be positive "
+                         f"and {a.shape}, got {weights.shape}")
+    differences = a - b
+    mean = float(np.sum(weights * differences) / np.sum(weights))
+    if differences.size < 2:
+        return mean, float("nan")
+    n = differences.size
+    residuals = weights * (differences - mean)
+    half_width = z * np.sqrt(n / (n - 1) * np.sum(residuals ** 2)) / np.sum(weights)
+    return mean, float(half_width)
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2):
+    """Frechet distance between two Gaussians (the FID formula).
+
+    Dowson & Landau (1982); used as FID by Heusel et al. (2017):
+    ``d^2 = ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2))``. Without SciPy the
+    trace term uses ``Tr((S1 S2)^(1/2)) = sum sqrt(eig(S1^(1/2) S2 S1^(1/2)))``;
+    the symmetric PSD matrices are decomposed with ``eigh``/``eigvalsh`` and
+    negative round-off eigenvalues are clipped to 0.
+
+    Args:
+        mu1: Mean ``[D]`` (a scalar is treated as ``D = 1``).
+        sigma1: Covariance ``[D, D]`` (symmetric PSD; a scalar for ``D = 1``).
+        mu2: Mean ``[D]``.
+        sigma2: Covariance ``[D, D]``.
+
+    Returns:
+        Python float >= 0 (tiny negative round-off is clipped to 0).
+
+    Raises:
+        ValueError: On inconsistent shapes.
+    """
+    mu1, mu2 = np.atleast_1d(_as_float64(mu1)), np.atleast_1d(_as_float64(mu2))
+    sigma1, sigma2 = np.atleast_2d(_as_float64(sigma1)), np.atleast_2d(_as_float64(sigma2))
+    dim = mu1.shape[0]
+    shapes = (mu1.shape, sigma1.shape, mu2.shape, sigma2.shape)
+    if shapes != ((dim,), (dim, dim), (dim,), (dim, dim)):
+        raise ValueError(f"frechet_distance: inconsistent shapes {shapes}")
+    eigenvalues, eigenvectors = np.linalg.eigh((sigma1 + sigma1.T) / 2.0)
+    sqrt_sigma1 = (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
+    product = sqrt_sigma1 @ sigma2 @ sqrt_sigma1
+    product_eigenvalues = np.linalg.eigvalsh((product + product.T) / 2.0)
+    trace_sqrt = np.sum(np.sqrt(np.clip(product_eigenvalues, 0.0, None)))
+    distance = np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt
+    return float(max(distance, 0.0))
+
+
+def activation_statistics(features):
+    """Mean and covariance of feature activations for ``frechet_distance``.
+
+    Args:
+        features: Array ``[N, D]`` with ``N >= 2`` samples.
+
+    Returns:
+        ``(mu, sigma)``: float64 ``[D]`` mean and ``[D, D]`` unbiased
+        covariance (``ddof=1``, as in the reference FID code).
+
+    Raises:
+        ValueError: If ``features`` is not 2-D or has fewer than 2 rows.
+    """
+    features = _as_float64(features)
+    if features.ndim != 2 or features.shape[0] < 2:
+        raise ValueError(f"activation_statistics: expected [N >= 2, D], got {features.shape}")
+    return features.mean(axis=0), np.atleast_2d(np.cov(features, rowvar=False))

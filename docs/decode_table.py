@@ -8,7 +8,8 @@ prints:
 
   * a Markdown table: PSNR and CIEDE2000 against the gray baseline,
     colorfulness against the truth;
-  * the decode the rule picks (RULE below), fixed before any grid was read;
+  * the decode the rule picks (RULE below) and the one the first rule,
+    FIRST_RULE, picks (rounds 1 to 5 of docs/results.md chose by it);
   * the trade-off curve at fixed colorfulness: for each target, the best
     PSNR interpolated linearly between two decodes that differ in one
     setting only. It compares two trained runs (or two families of
@@ -23,8 +24,16 @@ import os
 import sys
 from typing import Dict, List, Optional, Tuple
 
-RULE = ("among decodes at least 0.5 dB above gray on PSNR and below it on "
-        "CIEDE2000, the smallest ΔCF")
+from colorizer import metrics
+
+# "Clearly beats gray" as a 95% interval above zero on both fidelity metrics,
+# "colorfulness close to the truth's" as the same word on Hasler &
+# Suesstrunk's scale; then fidelity decides. Round 6 of docs/results.md.
+RULE = ("among decodes whose PSNR gain and CIEDE2000 reduction over gray "
+        "both have 95% intervals above zero and whose colorfulness rates in "
+        "the truth's Hasler & Süsstrunk category, the highest PSNR")
+FIRST_RULE = ("among decodes at least 0.5 dB above gray on PSNR and below it "
+              "on CIEDE2000, the smallest ΔCF")
 MIN_PSNR_GAIN = 0.5
 COLORFULNESS_TARGETS = (20.0, 22.5, 25.0, 27.5, 30.0)
 
@@ -50,8 +59,42 @@ def _scores(report: dict) -> Tuple[dict, dict]:
   return report["metrics"]["model"], report["metrics"]["gray_baseline"]
 
 
+# (gain, 95% half-width) keys of colorizer-evaluate's JSON report.
+INTERVALS = (("psnr_gain_over_gray", "psnr_gain_ci95_half_width"),
+             ("delta_e2000_reduction_from_gray",
+              "delta_e2000_reduction_ci95_half_width"))
+
+
+def confident(row: Row) -> bool:
+  """True if the decode's PSNR gain and CIEDE2000 reduction over gray both
+  have 95% intervals above zero (False for a report written before
+  colorizer-evaluate gave them)."""
+  report = row[-1]
+  for gain_key, half_width_key in INTERVALS:
+    gain, half_width = report.get(gain_key), report.get(half_width_key)
+    if gain is None or half_width is None or gain - half_width <= 0:
+      return False
+  return True
+
+
+def in_truth_category(row: Row) -> bool:
+  """True if the output's mean colorfulness and the truth's rate alike on
+  Hasler & Suesstrunk's scale (metrics.colorfulness_category)."""
+  model, _ = _scores(row[-1])
+  return (metrics.colorfulness_category(model["colorfulness"]) ==
+          metrics.colorfulness_category(model["colorfulness_true"]))
+
+
 def choose(found: List[Row]) -> Optional[Row]:
-  """The row RULE picks, or None if no decode clears the bar."""
+  """The row RULE picks, or None if no decode qualifies."""
+  eligible = [row for row in found if confident(row) and in_truth_category(row)]
+  if not eligible:
+    return None
+  return max(eligible, key=lambda row: _scores(row[-1])[0]["psnr"])
+
+
+def choose_first_rule(found: List[Row]) -> Optional[Row]:
+  """The row FIRST_RULE picks, or None if no decode clears the bar."""
   eligible = []
   for row in found:
     model, gray = _scores(row[-1])
@@ -108,11 +151,12 @@ def markdown(report_dir: str) -> str:
       cells = [f"**{cell}**" for cell in cells]
     lines.append("| " + " | ".join(cells) + " |")
   lines.append("")
-  if chosen is None:
-    lines.append(f"Rule ({RULE}): no decode qualifies.")
-  else:
-    lines.append(f"Rule ({RULE}): T {chosen[0]:g}, rebalance {chosen[1]:g}, "
-                 f"saturation {chosen[2]:g}.")
+  for label, rule, row in (("Rule", RULE, chosen),
+                           ("First rule", FIRST_RULE,
+                            choose_first_rule(found))):
+    lines.append(f"{label} ({rule}): " + (
+        "no decode qualifies." if row is None else
+        f"T {row[0]:g}, rebalance {row[1]:g}, saturation {row[2]:g}."))
   curve = []
   for target in COLORFULNESS_TARGETS:
     psnr = psnr_at_colorfulness(found, target)

@@ -411,9 +411,13 @@ def test_black_and_white_truths_are_left_out_and_counted(saved_model,
 
 
 def _write_decode_report(report_dir, temperature, rebalance, psnr,
-                         colorfulness=20.0, delta_e2000=9.0, saturation=None):
-  """One decode's metrics.json; saturation None: a report from before
-  --decode_saturation, which decoded without it."""
+                         colorfulness=20.0, delta_e2000=9.0, saturation=None,
+                         half_widths=None):
+  """One decode's metrics.json against a gray baseline of PSNR 24.5 and
+  CIEDE2000 10 (truth colorfulness 30). saturation None: a report from
+  before --decode_saturation, which decoded without it; half_widths None: one
+  from before the paired intervals, else their (PSNR, CIEDE2000) half-widths.
+  """
   run_dir = report_dir / f"T{temperature}_B{rebalance}_S{saturation}"
   run_dir.mkdir()
   values = {"psnr": psnr, "delta_e2000": delta_e2000,
@@ -425,6 +429,11 @@ def _write_decode_report(report_dir, temperature, rebalance, psnr,
             "metrics": {"model": values, "gray_baseline": gray}}
   if saturation is not None:
     report["decode_saturation"] = saturation
+  if half_widths is not None:
+    report.update(psnr_gain_over_gray=psnr - 24.5,
+                  psnr_gain_ci95_half_width=half_widths[0],
+                  delta_e2000_reduction_from_gray=10.0 - delta_e2000,
+                  delta_e2000_reduction_ci95_half_width=half_widths[1])
   (run_dir / "metrics.json").write_text(json.dumps(report))
 
 
@@ -438,14 +447,47 @@ def test_decode_table_lists_each_report_against_gray_and_applies_the_rule(
   _write_decode_report(tmp_path, 1.0, 0.0, 24.9, colorfulness=24.0,
                        saturation=1.5)  # Too close to gray.
   lines = decode_table.markdown(str(tmp_path)).splitlines()
-  assert len(lines) == 9
+  assert len(lines) == 10
   assert lines[2].startswith("| 0.38 | 0.5 | 1 | 25.20 (24.50) | +0.70 |")
   assert lines[3].startswith("| 0.38 | 1.5 | 1 | 24.00 (24.50) | -0.50 |")
-  # The only decode 0.5 dB above gray with a lower ΔE: chosen, in bold.
-  assert lines[4].startswith("| **1** | **0** | **1** | **25.00 (24.50)** | "
-                             "**+0.50** |")
+  assert lines[4].startswith("| 1 | 0 | 1 | 25.00 (24.50) | +0.50 |")
   assert lines[5].startswith("| 1 | 0 | 1.5 | 24.90 (24.50) | +0.40 |")
-  assert lines[7].endswith(": T 1, rebalance 0, saturation 1.")
+  # Reports without intervals cannot show a clear lead: the rule picks none.
+  assert lines[7].startswith("Rule (") and lines[7].endswith(
+      ": no decode qualifies.")
+  # The first rule: the only decode 0.5 dB above gray with a lower ΔE.
+  assert lines[8].startswith("First rule (") and lines[8].endswith(
+      ": T 1, rebalance 0, saturation 1.")
+
+
+def test_decode_table_rule_needs_clear_gains_and_the_truth_s_colorfulness(
+    tmp_path):
+  from docs import decode_table  # pylint: disable=g-import-not-at-top
+  # Truth colorfulness 30: "moderately colorful" from 24 to 39.
+  _write_decode_report(tmp_path, 0.38, 0, 25.5, colorfulness=20.0,
+                       saturation=1.0, half_widths=(0.2, 0.2))  # Too dull.
+  _write_decode_report(tmp_path, 0.38, 0, 25.2, colorfulness=25.0,
+                       saturation=1.25, half_widths=(0.2, 0.2))  # Chosen.
+  _write_decode_report(tmp_path, 0.38, 0, 25.3, colorfulness=26.0,
+                       saturation=1.5,
+                       half_widths=(0.9, 0.2))  # PSNR interval reaches 0.
+  _write_decode_report(tmp_path, 0.38, 0, 25.4, colorfulness=27.0,
+                       saturation=1.75, delta_e2000=9.9,
+                       half_widths=(0.2, 0.2))  # CIEDE2000 interval too.
+  _write_decode_report(tmp_path, 0.38, 0, 24.9, colorfulness=29.0,
+                       saturation=2.0, half_widths=(0.2, 0.2))  # Less PSNR.
+  found = decode_table.rows(str(tmp_path))
+  assert [decode_table.confident(row) for row in found] == [
+      True, True, False, False, True]
+  assert [decode_table.in_truth_category(row) for row in found] == [
+      False, True, True, True, True]
+  assert decode_table.choose(found)[2] == 1.25
+  lines = decode_table.markdown(str(tmp_path)).splitlines()
+  assert lines[3].startswith("| **0.38** | **0** | **1.25** |")
+  assert lines[8].endswith(": T 0.38, rebalance 0, saturation 1.25.")
+  # The first rule reads no intervals: 0.5 dB over gray and any ΔE below
+  # gray's, then the smallest ΔCF.
+  assert decode_table.choose_first_rule(found)[2] == 1.75
 
 
 def test_decode_table_interpolates_psnr_at_fixed_colorfulness(tmp_path):

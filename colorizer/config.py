@@ -238,6 +238,42 @@ GROUP_NAMES = tuple(f.name for f in dataclasses.fields(Config))
 GROUP_TYPES = {f.name: f.default_factory for f in dataclasses.fields(Config)}
 
 
+@dataclasses.dataclass(frozen=True)
+class InferenceOverrides:
+  """Model settings a trained run can be restored with instead of its own.
+
+  The decode of an --ab_head=classes model has no trained weights of its
+  own, and test-time flipping none at all, so colorizer-export and
+  colorizer-evaluate (and docs.decode_grid) choose them after training.
+  None keeps the run's config value.
+  """
+  decode_temperature: Optional[float] = None
+  decode_rebalance: Optional[float] = None
+  decode_saturation: Optional[float] = None
+  test_time_flip: Optional[bool] = None
+
+  def given(self) -> Dict[str, Any]:
+    """{model field: value} of the overrides that are set."""
+    return {field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if getattr(self, field.name) is not None}
+
+  def apply(self, config: Config, model_dir: str = "") -> Config:
+    """The config with the given overrides in its model group.
+
+    Raises:
+      ValueError: naming the flags, for decode settings of a model without
+        the a*b* class head (the decode layer checks their values).
+    """
+    values = self.given()
+    decode = [name for name in values if name.startswith("decode_")]
+    if decode and config.model.ab_head != "classes":
+      raise ValueError(f"--{', --'.join(decode)} need a model trained with "
+                       f"--ab_head=classes; {model_dir or 'this model'} has "
+                       "a regression head.")
+    return config.replace(model=values) if values else config
+
+
 def from_dict(values: Dict[str, Dict[str, Any]]) -> Config:
   """Builds a Config from `to_dict()` output; unknown keys are an error."""
   return Config().replace(**values)

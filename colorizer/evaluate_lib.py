@@ -149,20 +149,17 @@ def _refuse_sketch_models(input_mode: str, model: str) -> None:
                      "validation metrics are in its eval_metrics.json).")
 
 
-def load_model_dir(model_dir: str, checkpoint_path: Optional[str] = None,
-                   decode_temperature: float = 0.0,
-                   decode_rebalance: Optional[float] = None,
-                   test_time_flip: Optional[bool] = None,
-                   decode_saturation: Optional[float] = None) -> LoadedModel:
+def load_model_dir(
+    model_dir: str, checkpoint_path: Optional[str] = None,
+    overrides: config_lib.InferenceOverrides = config_lib.InferenceOverrides()
+) -> LoadedModel:
   """Restores a training checkpoint and scores it through export.predict_ab.
 
   Args:
     model_dir: a training model dir (config.json and checkpoints/).
     checkpoint_path: a checkpoint prefix; default the latest.
-    decode_temperature, decode_rebalance, decode_saturation: for an
-      --ab_head=classes model, the decode to score (see
-      export.restore_generator); 0 and None keep the trained config's.
-    test_time_flip: replaces the config's model.test_time_flip unless None.
+    overrides: decode settings and test-time flipping to score instead of
+      the run's own (config.InferenceOverrides).
 
   Returns:
     A LoadedModel whose network runs at the config's image_size.
@@ -176,8 +173,7 @@ def load_model_dir(model_dir: str, checkpoint_path: Optional[str] = None,
   _refuse_sketch_models(config_lib.load(model_dir).data.input_mode,
                         model_dir)
   generator, config, step = export.restore_generator(
-      model_dir, checkpoint_path, decode_temperature, decode_rebalance,
-      test_time_flip, decode_saturation)
+      model_dir, checkpoint_path, overrides)
   render_size = config.data.image_size
   generator_fn = models.inference_fn(generator, config.model.test_time_flip)
 
@@ -294,10 +290,8 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
              output_dir: str = "", output_json: str = "",
              fid_weights: str = "", contact_sheet_images: int = 8,
              batch_size: int = DEFAULT_BATCH_SIZE,
-             decode_temperature: float = 0.0,
-             decode_rebalance: Optional[float] = None,
-             test_time_flip: Optional[bool] = None,
-             decode_saturation: Optional[float] = None,
+             overrides: config_lib.InferenceOverrides = (
+                 config_lib.InferenceOverrides()),
              skip_grayscale: bool = True,
              image_offset: int = 0,
              progress_stream: Optional[TextIO] = sys.stderr
@@ -317,11 +311,8 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
     fid_weights: Inception-v3 weights file, "imagenet", or "" for no FID.
     contact_sheet_images: rows of the contact sheet (0: none).
     batch_size: most images per model call.
-    decode_temperature, decode_rebalance, decode_saturation: with model_dir,
-      decode an --ab_head=classes model so instead of as its config says
-      (0, None, None).
-    test_time_flip: with model_dir, replaces model.test_time_flip (None
-      keeps the run's).
+    overrides: with model_dir, the decode settings and test-time flipping
+      to score instead of the run's own (config.InferenceOverrides).
     skip_grayscale: leave images without color out (GrayscaleFilter); then
       num_images counts the images kept.
     image_offset: skip the split's first images (evaluation_images).
@@ -345,23 +336,16 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
   if split not in eval_images.SPLITS:
     raise ValueError(f"--split={split}: expected one of "
                      f"{', '.join(eval_images.SPLITS)}.")
-  if model_path and (decode_temperature or decode_rebalance is not None or
-                     decode_saturation is not None or
-                     test_time_flip is not None):
-    raise ValueError("--decode_temperature, --decode_rebalance, "
-                     "--decode_saturation and --test_time_flip need "
-                     "--model_dir: an export runs as it was exported "
-                     "(colorizer-export takes the same flags).")
+  if model_path and overrides.given():
+    raise ValueError(f"--{', --'.join(overrides.given())} need --model_dir: "
+                     "an export runs as it was exported (colorizer-export "
+                     "takes the same flags).")
   if dataset:
     image_sources.parse_dataset_spec(dataset)
   if fid_weights:
     fid.check_weights(fid_weights)
   loaded = (load_saved_model(model_path) if model_path
-            else load_model_dir(model_dir,
-                                decode_temperature=decode_temperature,
-                                decode_rebalance=decode_rebalance,
-                                decode_saturation=decode_saturation,
-                                test_time_flip=test_time_flip))
+            else load_model_dir(model_dir, overrides=overrides))
   # After the model: a bad --model should not wait for a 90 MB download.
   feature_fn, fid_note = None, NO_FID_WEIGHTS_NOTE
   if fid_weights:

@@ -379,41 +379,22 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
   return version_dir
 
 
-def restore_generator(model_dir: str, checkpoint_path: Optional[str] = None,
-                      decode_temperature: float = 0.0,
-                      decode_rebalance: Optional[float] = None,
-                      test_time_flip: Optional[bool] = None,
-                      decode_saturation: Optional[float] = None):
+def restore_generator(
+    model_dir: str, checkpoint_path: Optional[str] = None,
+    overrides: config_lib.InferenceOverrides = config_lib.InferenceOverrides()):
   """Rebuilds the generator from model_dir/config.json and a checkpoint.
 
-  decode_temperature (unless 0), decode_rebalance and decode_saturation
-  (unless None) replace the config's for an --ab_head=classes model: the
-  decode has no trained weights of its own, so it can be chosen after
-  training. test_time_flip (unless None) replaces the config's
-  model.test_time_flip, for any model.
+  overrides (config.InferenceOverrides) replace the config's decode settings
+  of an --ab_head=classes model and its test-time flipping.
 
   Returns:
     (generator, config, step).
 
   Raises:
-    ValueError: if there is no checkpoint.
+    ValueError: if there is no checkpoint, or for decode overrides of a
+      regression-head model.
   """
-  config = config_lib.load(model_dir)
-  decode = {}
-  if decode_temperature:
-    decode["decode_temperature"] = float(decode_temperature)
-  if decode_rebalance is not None:
-    decode["decode_rebalance"] = float(decode_rebalance)
-  if decode_saturation is not None:
-    decode["decode_saturation"] = float(decode_saturation)
-  if decode:
-    if config.model.ab_head != "classes":
-      raise ValueError(f"--{', --'.join(decode)} need a model trained with "
-                       f"--ab_head=classes; {model_dir} has a regression "
-                       "head.")
-    config = config.replace(model=decode)  # The decode layer checks them.
-  if test_time_flip is not None:
-    config = config.replace(model={"test_time_flip": bool(test_time_flip)})
+  config = overrides.apply(config_lib.load(model_dir), model_dir)
   checkpoint_path = checkpoint_path or tf.train.latest_checkpoint(
       os.path.join(model_dir, "checkpoints"))
   if not checkpoint_path:
@@ -433,24 +414,19 @@ def restore_generator(model_dir: str, checkpoint_path: Optional[str] = None,
   return generator, config, int(step.numpy())
 
 
-def export_from_model_dir(model_dir: str, checkpoint_path: Optional[str] = None,
-                          name: Optional[str] = None,
-                          version: Optional[int] = None,
-                          base_dir: Optional[str] = None,
-                          render_size: Optional[int] = None,
-                          decode_temperature: float = 0.0,
-                          decode_rebalance: Optional[float] = None,
-                          test_time_flip: Optional[bool] = None,
-                          decode_saturation: Optional[float] = None) -> str:
+def export_from_model_dir(
+    model_dir: str, checkpoint_path: Optional[str] = None,
+    name: Optional[str] = None, version: Optional[int] = None,
+    base_dir: Optional[str] = None, render_size: Optional[int] = None,
+    overrides: config_lib.InferenceOverrides = config_lib.InferenceOverrides()
+) -> str:
   """Restores a checkpoint from a model dir and exports it.
 
   Name and base dir default to the config's export group (name falls back to
-  the model dir's basename). decode_*, test_time_flip: see
-  restore_generator.
+  the model dir's basename). overrides: see restore_generator.
   """
-  generator, config, step = restore_generator(
-      model_dir, checkpoint_path, decode_temperature, decode_rebalance,
-      test_time_flip, decode_saturation)
+  generator, config, step = restore_generator(model_dir, checkpoint_path,
+                                              overrides)
   name = name or config.export.export_name or os.path.basename(
       os.path.normpath(model_dir))
   return export(generator, config, base_dir or config.export.export_base_dir,

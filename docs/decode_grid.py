@@ -53,6 +53,7 @@ def _floats(flag) -> list:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  from colorizer import config as config_lib  # pylint: disable=g-import-not-at-top
   from colorizer import evaluate_lib  # pylint: disable=g-import-not-at-top
   temperatures, rebalances, saturations = (
       _floats(_TEMPERATURES), _floats(_REBALANCES), _floats(_SATURATIONS))
@@ -64,9 +65,11 @@ def main(argv):
       result, _ = evaluate_lib.evaluate(
           model_dir=_MODEL_DIR.value, num_images=_NUM_IMAGES.value,
           output_dir=os.path.join(_OUTPUT_DIR.value, name),
-          contact_sheet_images=0, decode_temperature=temperature,
-          decode_rebalance=rebalance, decode_saturation=saturation,
-          test_time_flip=_TEST_TIME_FLIP.value,
+          contact_sheet_images=0,
+          overrides=config_lib.InferenceOverrides(
+              decode_temperature=temperature, decode_rebalance=rebalance,
+              decode_saturation=saturation,
+              test_time_flip=_TEST_TIME_FLIP.value),
           image_offset=_IMAGE_OFFSET.value, progress_stream=None)
     except ValueError as error:
       sys.exit(f"decode_grid: error: {error}")

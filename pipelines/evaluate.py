@@ -57,8 +57,8 @@ _CONTACT_SHEET_IMAGES = flags.DEFINE_integer(
 _BATCH_SIZE = flags.DEFINE_integer(
     "batch_size", 16, "Most images per model call (equal sizes only).")
 _DECODE_TEMPERATURE = flags.DEFINE_float(
-    "decode_temperature", 0.0, "With --model_dir of an --ab_head=classes "
-    "run: decode at this annealed-mean temperature (0: the run's own), to "
+    "decode_temperature", None, "With --model_dir of an --ab_head=classes "
+    "run: decode at this annealed-mean temperature (unset: the run's own), to "
     "choose the temperature on validation data before exporting.")
 _SKIP_GRAYSCALE = flags.DEFINE_bool(
     "skip_grayscale", True, "Leave images without color (mean a*b* chroma "
@@ -78,6 +78,7 @@ _TEST_TIME_FLIP = flags.DEFINE_bool(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  from colorizer import config as config_lib  # pylint: disable=g-import-not-at-top
   from colorizer import evaluate_lib  # pylint: disable=g-import-not-at-top
   from colorizer import evaluate_report  # pylint: disable=g-import-not-at-top
   try:
@@ -88,10 +89,11 @@ def main(argv):
         output_json=_OUTPUT_JSON.value, fid_weights=_FID_WEIGHTS.value,
         contact_sheet_images=_CONTACT_SHEET_IMAGES.value,
         batch_size=_BATCH_SIZE.value,
-        decode_temperature=_DECODE_TEMPERATURE.value,
-        decode_rebalance=_DECODE_REBALANCE.value,
-        decode_saturation=_DECODE_SATURATION.value,
-        test_time_flip=_TEST_TIME_FLIP.value,
+        overrides=config_lib.InferenceOverrides(
+            decode_temperature=_DECODE_TEMPERATURE.value,
+            decode_rebalance=_DECODE_REBALANCE.value,
+            decode_saturation=_DECODE_SATURATION.value,
+            test_time_flip=_TEST_TIME_FLIP.value),
         skip_grayscale=_SKIP_GRAYSCALE.value,
         image_offset=_IMAGE_OFFSET.value)
   except ValueError as error:

@@ -30,8 +30,8 @@ _RENDER_SIZE = flags.DEFINE_integer(
     "render_size", 0, "Resolution the network runs at (multiple of 2**depth); "
     "0 uses the config's render_size or training image_size.")
 _DECODE_TEMPERATURE = flags.DEFINE_float(
-    "decode_temperature", 0.0, "--ab_head=classes models: export with this "
-    "annealed-mean temperature (0: the training config's).")
+    "decode_temperature", None, "--ab_head=classes models: export with this "
+    "annealed-mean temperature (unset: the training config's).")
 _DECODE_REBALANCE = flags.DEFINE_float(
     "decode_rebalance", None, "--ab_head=classes models: export with this "
     "decode rebalancing power (unset: the training config's).")
@@ -50,16 +50,18 @@ def main(argv):
   if _VERSION.value < 0 or _RENDER_SIZE.value < 0:
     sys.exit("colorizer-export: error: --version and --render_size must be "
              ">= 0.")
+  from colorizer import config as config_lib  # pylint: disable=g-import-not-at-top
   from colorizer import export  # pylint: disable=g-import-not-at-top
   try:
     version_dir = export.export_from_model_dir(
         _MODEL_DIR.value, checkpoint_path=_CHECKPOINT.value or None,
         name=_NAME.value or None, version=_VERSION.value or None,
         base_dir=_BASE_DIR.value, render_size=_RENDER_SIZE.value or None,
-        decode_temperature=_DECODE_TEMPERATURE.value,
-        decode_rebalance=_DECODE_REBALANCE.value,
-        decode_saturation=_DECODE_SATURATION.value,
-        test_time_flip=_TEST_TIME_FLIP.value)
+        overrides=config_lib.InferenceOverrides(
+            decode_temperature=_DECODE_TEMPERATURE.value,
+            decode_rebalance=_DECODE_REBALANCE.value,
+            decode_saturation=_DECODE_SATURATION.value,
+            test_time_flip=_TEST_TIME_FLIP.value))
   except ValueError as error:
     sys.exit(f"colorizer-export: error: {error}")
   print(f"Exported {version_dir}")

@@ -19,6 +19,8 @@ from colorizer import models
 from colorizer import steps
 from colorizer import train
 
+_Overrides = config_lib.InferenceOverrides
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -228,17 +230,19 @@ def test_training_stores_the_decode_weights_in_the_generator(
 def test_export_and_evaluate_decode_as_asked(classes_model_dir, tmp_path):
   model_dir, _ = classes_model_dir
   l_star = tf.random.uniform([1, 40, 24, 1], 0, 100, seed=3)
-  plain = evaluate_lib.load_model_dir(model_dir, decode_temperature=1.0,
-                                      decode_rebalance=0.0)
-  vivid = evaluate_lib.load_model_dir(model_dir, decode_temperature=1.0,
-                                      decode_rebalance=2.0)
+  plain = evaluate_lib.load_model_dir(
+      model_dir, overrides=_Overrides(decode_temperature=1.0,
+                                      decode_rebalance=0.0))
+  vivid = evaluate_lib.load_model_dir(
+      model_dir, overrides=_Overrides(decode_temperature=1.0,
+                                      decode_rebalance=2.0))
   assert vivid.config.model.decode_rebalance == 2.0
   chroma = [float(tf.reduce_mean(tf.norm(m.predict_ab(l_star), axis=-1)))
             for m in (plain, vivid)]
   assert chroma[1] > chroma[0]  # Rebalancing favours saturated colors.
-  spread = evaluate_lib.load_model_dir(model_dir, decode_temperature=1.0,
-                                       decode_rebalance=0.0,
-                                       decode_saturation=2.0)
+  spread_overrides = _Overrides(decode_temperature=1.0, decode_rebalance=0.0,
+                                decode_saturation=2.0)
+  spread = evaluate_lib.load_model_dir(model_dir, overrides=spread_overrides)
   # The generators (before predict_ab's gamut clamp): saturation doubles
   # the colors' spread about the image's mean. The bilinear upsampling from
   # the half-resolution decode is linear and keeps constants, so it holds
@@ -247,28 +251,35 @@ def test_export_and_evaluate_decode_as_asked(classes_model_dir, tmp_path):
   offsets = []
   for saturation in (None, 2.0):
     generator, _, _ = export.restore_generator(
-        model_dir, decode_temperature=1.0, decode_rebalance=0.0,
-        decode_saturation=saturation)
+        model_dir, overrides=_Overrides(decode_temperature=1.0,
+                                        decode_rebalance=0.0,
+                                        decode_saturation=saturation))
     ab = generator(l_normalized)
     offsets.append(ab - tf.reduce_mean(ab, axis=[1, 2], keepdims=True))
   np.testing.assert_allclose(offsets[1], 2.0 * offsets[0], atol=1e-5)
   # The export decodes as asked, and says so in its metadata.
   version_dir = export.export_from_model_dir(
       model_dir, base_dir=str(tmp_path), name="classes",
-      decode_temperature=1.0, decode_rebalance=2.0)
+      overrides=_Overrides(decode_temperature=1.0, decode_rebalance=2.0))
   loaded = tf.saved_model.load(version_dir)
   ab = loaded.signatures["colorize_lab"](l_star=l_star)["ab"]
   assert ab.shape == (1, 40, 24, 2)
   np.testing.assert_allclose(ab, vivid.predict_ab(l_star), atol=1e-3)
   metadata = export.read_metadata(version_dir)
   assert metadata["config"]["model"]["decode_rebalance"] == 2.0
-  with pytest.raises(ValueError, match="decode_temperature"):
-    evaluate_lib.evaluate(model_path=version_dir, decode_temperature=0.5)
-  with pytest.raises(ValueError, match="--decode_saturation"):
-    evaluate_lib.evaluate(model_path=version_dir, decode_saturation=1.5)
+  with pytest.raises(ValueError, match="--decode_temperature need"):
+    evaluate_lib.evaluate(model_path=version_dir,
+                          overrides=_Overrides(decode_temperature=0.5))
+  with pytest.raises(ValueError, match="--decode_saturation need"):
+    evaluate_lib.evaluate(model_path=version_dir,
+                          overrides=_Overrides(decode_saturation=1.5))
+  # 0 is a temperature like any other (the flags' unset is None): refused.
+  with pytest.raises(ValueError, match="--decode_temperature=0.0: must be"):
+    evaluate_lib.load_model_dir(model_dir,
+                                overrides=_Overrides(decode_temperature=0.0))
   saturated_dir = export.export_from_model_dir(
       model_dir, base_dir=str(tmp_path), name="classes",
-      decode_temperature=1.0, decode_rebalance=0.0, decode_saturation=2.0)
+      overrides=spread_overrides)
   saturated = tf.saved_model.load(saturated_dir)
   np.testing.assert_allclose(
       saturated.signatures["colorize_lab"](l_star=l_star)["ab"],
@@ -283,14 +294,16 @@ def test_evaluate_can_score_a_run_with_test_time_flip(classes_model_dir,
   assert not config.model.test_time_flip
   mirror = lambda images: tf.reverse(images, axis=[2])
   l_star = tf.random.uniform([1, 16, 24, 1], 0, 100, seed=4)
-  loaded = evaluate_lib.load_model_dir(model_dir, test_time_flip=True)
+  loaded = evaluate_lib.load_model_dir(
+      model_dir, overrides=_Overrides(test_time_flip=True))
   assert loaded.config.model.test_time_flip
   np.testing.assert_allclose(loaded.predict_ab(mirror(l_star)),
                              mirror(loaded.predict_ab(l_star)), atol=1e-3)
   version_dir = export.export_from_model_dir(
       model_dir, base_dir=str(tmp_path), name="classes")
   with pytest.raises(ValueError, match="--test_time_flip need --model_dir"):
-    evaluate_lib.evaluate(model_path=version_dir, test_time_flip=True)
+    evaluate_lib.evaluate(model_path=version_dir,
+                          overrides=_Overrides(test_time_flip=True))
 
 
 def test_decode_grid_scores_every_decode_and_tabulates_them(
@@ -339,9 +352,15 @@ def test_decode_overrides_need_a_class_head(tmp_path):
   train.train_and_evaluate(config_lib.tiny().replace(
       train={"train_steps": 1, "eval_every": 0}), model_dir)
   with pytest.raises(ValueError, match="ab_head=classes"):
-    export.restore_generator(model_dir, decode_temperature=0.5)
+    export.restore_generator(model_dir,
+                             overrides=_Overrides(decode_temperature=0.5))
   with pytest.raises(ValueError, match="--decode_saturation need"):
-    export.restore_generator(model_dir, decode_saturation=1.5)
+    export.restore_generator(model_dir,
+                             overrides=_Overrides(decode_saturation=1.5))
+  # Test-time flipping has no weights and no head to need: any model.
+  _, flipped, _ = export.restore_generator(
+      model_dir, overrides=_Overrides(test_time_flip=True))
+  assert flipped.model.test_time_flip
 
 
 @pytest.mark.parametrize("overrides, flag", [
@@ -379,3 +398,26 @@ def test_the_cifar10_preset_decodes_its_class_head_as_chosen():
       config.model.decode_saturation)
   # No adversarial phase: the cross-entropy trains the whole run.
   assert config.train.pretrain_steps == config.train.train_steps
+
+
+def test_inference_overrides_replace_only_what_is_given():
+  classes = config_lib.cifar10()
+  assert _Overrides().given() == {}
+  assert _Overrides().apply(classes) is classes
+  overrides = _Overrides(decode_saturation=1.5, test_time_flip=False)
+  assert overrides.given() == {"decode_saturation": 1.5,
+                               "test_time_flip": False}
+  applied = overrides.apply(classes)
+  assert applied.model.decode_saturation == 1.5
+  assert not applied.model.test_time_flip
+  assert applied.model.decode_temperature == classes.model.decode_temperature
+  assert applied.model.decode_rebalance == classes.model.decode_rebalance
+  regression = config_lib.tiny()
+  assert regression.model.ab_head != "classes"
+  with pytest.raises(ValueError, match=(
+      r"^--decode_temperature, --decode_saturation need a model trained "
+      r"with --ab_head=classes; runs/x has a regression head\.$")):
+    _Overrides(decode_temperature=0.5, decode_saturation=1.5).apply(
+        regression, "runs/x")
+  assert _Overrides(test_time_flip=True).apply(
+      regression).model.test_time_flip

@@ -87,6 +87,8 @@ class EvalResult:
     delta_e_reduction: the same for the gray baseline's CIEDE2000 minus the
       model's (positive: the model's colors are closer), each image weighing
       by its pixel count as in the pooled delta_e2000.
+    colorfulness_interval: (mean, 95 % half-width) of the outputs' per-image
+      colorfulness (stats.mean_interval).
   """
   model: Dict[str, Optional[float]]
   gray: Dict[str, Optional[float]]
@@ -98,6 +100,7 @@ class EvalResult:
   info: Dict[str, Any] = dataclasses.field(default_factory=dict)
   psnr_gain: Tuple[float, float] = (float("nan"), float("nan"))
   delta_e_reduction: Tuple[float, float] = (float("nan"), float("nan"))
+  colorfulness_interval: Tuple[float, float] = (float("nan"), float("nan"))
 
 
 def load_saved_model(model_path: str) -> LoadedModel:
@@ -272,7 +275,9 @@ def score_images(predict_ab: PredictAbFn, images: Iterable[np.ndarray],
                       delta_e_reduction=stats.paired_mean_difference(
                           gray_metrics.delta_e_values(),
                           model_metrics.delta_e_values(),
-                          weights=model_metrics.pixel_counts()))
+                          weights=model_metrics.pixel_counts()),
+                      colorfulness_interval=stats.mean_interval(
+                          model_metrics.colorfulness_values()))
   if feature_fn is None:
     result.model["fid"] = result.gray["fid"] = None
     result.fid_note = fid_note

@@ -112,8 +112,13 @@ def format_table(result) -> str:
                    f"{gain - half_width:+.2f} to {gain + half_width:+.2f} "
                    f"(paired per image).")
   categories = colorfulness_categories(result)
+  mean, half_width = result.colorfulness_interval
+  interval = ("" if math.isnan(half_width) else
+              f" (95% interval {mean - half_width:.2f} to "
+              f"{mean + half_width:.2f})")
   lines.append(f"Colorfulness on Hasler & Suesstrunk's scale: model "
-               f"{categories['model']}, truth {categories['truth']}.")
+               f"{categories['model']}{interval}, truth "
+               f"{categories['truth']}.")
   if result.fid_note:
     lines.append(f"FID: {result.fid_note}.")
   return "\n".join(lines)
@@ -149,6 +154,8 @@ def report_dict(result) -> Dict:
           result.delta_e_reduction[0]),
       "delta_e2000_reduction_ci95_half_width": _json_number(
           result.delta_e_reduction[1]),
+      "colorfulness_ci95_half_width": _json_number(
+          result.colorfulness_interval[1]),
       "colorfulness_category": colorfulness_categories(result),
       "fid_note": result.fid_note,
       "seconds": result.seconds,

@@ -369,11 +369,12 @@ class MetricAccumulator:
         """Clears all running sums."""
         self.num_images = self.num_pixels = self.accurate_pixels = 0
         self.ssim_sum = 0.0
-        self.colorfulness_pred_sum = self.colorfulness_true_sum = 0.0
         self.threshold_counts = np.zeros(self.thresholds.shape, dtype=np.int64)
         self._psnr_values = []
         self._delta_e_values = []  # Each image's mean CIEDE2000.
         self._pixel_counts = []
+        self._colorfulness_values = []  # Of the predictions.
+        self.colorfulness_true_sum = 0.0
 
     def update(self, rgb_pred, rgb_true, lab_pred, lab_true):
         """Adds one batch.
@@ -402,7 +403,7 @@ class MetricAccumulator:
             ciede2000(lab_pred, lab_true).reshape(rgb_pred.shape[0], -1).mean(axis=1))
         self._pixel_counts.append(
             np.full([rgb_pred.shape[0]], np.prod(rgb_pred.shape[1:3]), np.int64))
-        self.colorfulness_pred_sum += float(np.sum(colorfulness(rgb_pred)))
+        self._colorfulness_values.append(colorfulness(rgb_pred))
         self.colorfulness_true_sum += float(np.sum(colorfulness(rgb_true)))
         self.accurate_pixels += int(np.sum(_pixels_within(
             rgb_pred, rgb_true, self.accuracy_threshold_fraction, 1.0)))
@@ -416,6 +417,10 @@ class MetricAccumulator:
     def delta_e_values(self):
         """Each image's mean CIEDE2000 so far, in update order: float64 ``[N]``."""
         return _concatenate(self._delta_e_values, np.float64)
+
+    def colorfulness_values(self):
+        """Each prediction's colorfulness so far, in update order: float64 ``[N]``."""
+        return _concatenate(self._colorfulness_values, np.float64)
 
     def pixel_counts(self):
         """Each image's pixel count so far, in update order: int64 ``[N]``;
@@ -433,7 +438,7 @@ class MetricAccumulator:
         """
         if self.num_images == 0:
             return {**{key: float("nan") for key in _FLOAT_RESULT_KEYS}, "num_images": 0}
-        cf_pred = self.colorfulness_pred_sum / self.num_images
+        cf_pred = float(np.mean(self.colorfulness_values()))
         cf_true = self.colorfulness_true_sum / self.num_images
         return {
             "psnr": float(np.mean(self.psnr_values())),

@@ -1,7 +1,8 @@
 """Statistics over sets of scores and features, in float64 NumPy.
 
-paired_mean_difference compares two methods scored on the same images (the
-gain over the gray baseline and its interval); frechet_distance and
+mean_interval gives a mean over images with its confidence interval, and
+paired_mean_difference the same for two methods scored on the same images
+(the gain over the gray baseline); frechet_distance and
 activation_statistics compare two sets of features as Gaussians (FID).
 """
 
@@ -12,23 +13,56 @@ def _as_float64(array):
     return np.asarray(array, dtype=np.float64)
 
 
+def mean_interval(values, z=1.96, weights=None):
+    """Mean of per-image values with its normal-approximation confidence
+    half-width ``z * sd / sqrt(n)`` (1.96: 95 %): how far the mean could move
+    on another sample of images of the same kind.
+
+    With ``weights`` (e.g. each image's pixel count, for a metric pooled over
+    pixels) the mean is ``sum(w x) / sum(w)`` and the half-width is the ratio
+    estimator's, ``z * sqrt(n / (n - 1) * sum((w (x - mean))^2)) / sum(w)``,
+    which is the unweighted one when all weights are equal.
+
+    Args:
+        values: float ``[N]`` per-image values, N >= 1.
+        z: the normal quantile of the interval.
+        weights: optional positive ``[N]`` weights of the images.
+
+    Returns:
+        ``(mean, half_width)``; the half-width is NaN for fewer than 2 values.
+
+    Raises:
+        ValueError: If there are no values or a weight is not positive.
+    """
+    values = _as_float64(values)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"mean_interval: need non-empty [N] values, got {values.shape}")
+    weights = np.ones_like(values) if weights is None else _as_float64(weights)
+    if weights.shape != values.shape or not np.all(weights > 0):
+        raise ValueError(f"mean_interval: weights must be positive and "
+                         f"{values.shape}, got {weights.shape}")
+    mean = float(np.sum(weights * values) / np.sum(weights))
+    n = values.size
+    if n < 2:
+        return mean, float("nan")
+    residuals = weights * (values - mean)
+    half_width = z * np.sqrt(n / (n - 1) * np.sum(residuals ** 2)) / np.sum(weights)
+    return mean, float(half_width)
+
+
 def paired_mean_difference(values_a, values_b, z=1.96, weights=None):
-    """Mean of ``a - b`` over paired samples, with its normal-approximation
-    confidence half-width ``z * sd(a - b) / sqrt(n)`` (1.96: 95 %).
+    """Mean of ``a - b`` over paired samples, with its confidence half-width
+    (``mean_interval`` of the differences).
 
     Scoring two methods on the same images, the per-image differences are
     what varies; their spread says how far the mean gain could move on
     another sample of images of the same kind.
 
-    With ``weights`` (e.g. each image's pixel count, for a metric pooled over
-    pixels) the mean is ``sum(w d) / sum(w)`` and the half-width is the ratio
-    estimator's, ``z * sqrt(n / (n - 1) * sum((w (d - mean))^2)) / sum(w)``,
-    which is the unweighted one when all weights are equal.
-
     Args:
         values_a, values_b: float ``[N]`` per-image scores, same images.
         z: the normal quantile of the interval.
-        weights: optional positive ``[N]`` weights of the images.
+        weights: optional positive ``[N]`` weights of the images (see
+            ``mean_interval``).
 
     Returns:
         ``(mean, half_width)``; the half-width is NaN for fewer than 2 pairs.
@@ -41,18 +75,7 @@ def paired_mean_difference(values_a, values_b, z=1.96, weights=None):
     if a.shape != b.shape or a.ndim != 1 or a.size == 0:
         raise ValueError(f"paired_mean_difference: need two equal non-empty "
                          f"[N] arrays, got {a.shape} and {b.shape}")
-    weights = np.ones_like(a) if weights is None else _as_float64(weights)
-    if weights.shape != a.shape or not np.all(weights > 0):
-        raise ValueError(f"paired_mean_difference: weights must be positive "
-                         f"and {a.shape}, got {weights.shape}")
-    differences = a - b
-    mean = float(np.sum(weights * differences) / np.sum(weights))
-    if differences.size < 2:
-        return mean, float("nan")
-    n = differences.size
-    residuals = weights * (differences - mean)
-    half_width = z * np.sqrt(n / (n - 1) * np.sum(residuals ** 2)) / np.sum(weights)
-    return mean, float(half_width)
+    return mean_interval(a - b, z, weights)
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2):

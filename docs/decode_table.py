@@ -28,10 +28,12 @@ from colorizer import metrics
 
 # "Clearly beats gray" as a 95% interval above zero on both fidelity metrics,
 # "colorfulness close to the truth's" as the same word on Hasler &
-# Suesstrunk's scale; then fidelity decides. Round 6 of docs/results.md.
+# Suesstrunk's scale for the whole 95% interval of the outputs' mean; then
+# fidelity decides. Round 6 of docs/results.md.
 RULE = ("among decodes whose PSNR gain and CIEDE2000 reduction over gray "
-        "both have 95% intervals above zero and whose colorfulness rates in "
-        "the truth's Hasler & Süsstrunk category, the highest PSNR")
+        "both have 95% intervals above zero and whose colorfulness's 95% "
+        "interval lies in the truth's Hasler & Süsstrunk category, the "
+        "highest PSNR")
 FIRST_RULE = ("among decodes at least 0.5 dB above gray on PSNR and below it "
               "on CIEDE2000, the smallest ΔCF")
 MIN_PSNR_GAIN = 0.5
@@ -78,11 +80,19 @@ def confident(row: Row) -> bool:
 
 
 def in_truth_category(row: Row) -> bool:
-  """True if the output's mean colorfulness and the truth's rate alike on
-  Hasler & Suesstrunk's scale (metrics.colorfulness_category)."""
-  model, _ = _scores(row[-1])
-  return (metrics.colorfulness_category(model["colorfulness"]) ==
-          metrics.colorfulness_category(model["colorfulness_true"]))
+  """True if the whole 95% interval of the outputs' mean colorfulness rates
+  as the truth's does on Hasler & Suesstrunk's scale
+  (metrics.colorfulness_category); False for a report without the interval.
+  """
+  report = row[-1]
+  model, _ = _scores(report)
+  half_width = report.get("colorfulness_ci95_half_width")
+  if half_width is None:
+    return False
+  truth = metrics.colorfulness_category(model["colorfulness_true"])
+  return all(metrics.colorfulness_category(max(value, 0.0)) == truth
+             for value in (model["colorfulness"] - half_width,
+                           model["colorfulness"] + half_width))
 
 
 def choose(found: List[Row]) -> Optional[Row]:

@@ -201,6 +201,10 @@ def test_saved_model_on_a_folder_of_different_sizes(saved_model, image_folder,
           f"{reduction - reduction_half_width:+.2f} to "
           f"{reduction + reduction_half_width:+.2f} (paired per image).") in (
               evaluate_report.format_table(result).splitlines())
+  colorfulness, colorfulness_half_width = result.colorfulness_interval
+  assert colorfulness == pytest.approx(result.model["colorfulness"])
+  assert report["colorfulness_ci95_half_width"] == pytest.approx(
+      colorfulness_half_width) and colorfulness_half_width > 0
   assert report["colorfulness_category"] == {
       "model": metrics.colorfulness_category(result.model["colorfulness"]),
       "truth": metrics.colorfulness_category(
@@ -416,7 +420,8 @@ def _write_decode_report(report_dir, temperature, rebalance, psnr,
   """One decode's metrics.json against a gray baseline of PSNR 24.5 and
   CIEDE2000 10 (truth colorfulness 30). saturation None: a report from
   before --decode_saturation, which decoded without it; half_widths None: one
-  from before the paired intervals, else their (PSNR, CIEDE2000) half-widths.
+  from before the intervals, else their (PSNR gain, CIEDE2000 reduction,
+  colorfulness) half-widths.
   """
   run_dir = report_dir / f"T{temperature}_B{rebalance}_S{saturation}"
   run_dir.mkdir()
@@ -433,7 +438,8 @@ def _write_decode_report(report_dir, temperature, rebalance, psnr,
     report.update(psnr_gain_over_gray=psnr - 24.5,
                   psnr_gain_ci95_half_width=half_widths[0],
                   delta_e2000_reduction_from_gray=10.0 - delta_e2000,
-                  delta_e2000_reduction_ci95_half_width=half_widths[1])
+                  delta_e2000_reduction_ci95_half_width=half_widths[1],
+                  colorfulness_ci95_half_width=half_widths[2])
   (run_dir / "metrics.json").write_text(json.dumps(report))
 
 
@@ -464,27 +470,26 @@ def test_decode_table_rule_needs_clear_gains_and_the_truth_s_colorfulness(
     tmp_path):
   from docs import decode_table  # pylint: disable=g-import-not-at-top
   # Truth colorfulness 30: "moderately colorful" from 24 to 39.
-  _write_decode_report(tmp_path, 0.38, 0, 25.5, colorfulness=20.0,
-                       saturation=1.0, half_widths=(0.2, 0.2))  # Too dull.
-  _write_decode_report(tmp_path, 0.38, 0, 25.2, colorfulness=25.0,
-                       saturation=1.25, half_widths=(0.2, 0.2))  # Chosen.
-  _write_decode_report(tmp_path, 0.38, 0, 25.3, colorfulness=26.0,
-                       saturation=1.5,
-                       half_widths=(0.9, 0.2))  # PSNR interval reaches 0.
-  _write_decode_report(tmp_path, 0.38, 0, 25.4, colorfulness=27.0,
-                       saturation=1.75, delta_e2000=9.9,
-                       half_widths=(0.2, 0.2))  # CIEDE2000 interval too.
-  _write_decode_report(tmp_path, 0.38, 0, 24.9, colorfulness=29.0,
-                       saturation=2.0, half_widths=(0.2, 0.2))  # Less PSNR.
+  for saturation, psnr, colorfulness, delta_e2000, half_widths in (
+      (1.0, 25.5, 20.0, 9.0, (0.2, 0.2, 0.5)),  # Too dull.
+      (1.25, 25.45, 24.4, 9.0, (0.2, 0.2, 0.5)),  # Interval reaches 23.9.
+      (1.3, 25.2, 25.0, 9.0, (0.2, 0.2, 0.5)),  # Chosen.
+      (1.5, 25.3, 26.0, 9.0, (0.9, 0.2, 0.5)),  # PSNR interval reaches 0.
+      (1.75, 25.4, 27.0, 9.9, (0.2, 0.2, 0.5)),  # CIEDE2000's too.
+      (2.0, 24.9, 29.0, 9.0, (0.2, 0.2, 0.5))):  # Less PSNR.
+    _write_decode_report(tmp_path, 0.38, 0, psnr, colorfulness, delta_e2000,
+                         saturation, half_widths)
+  _write_decode_report(tmp_path, 1.0, 0, 26.0, 25.0, 9.0, 1.0)  # No intervals.
   found = decode_table.rows(str(tmp_path))
+  assert [row[2] for row in found] == [1.0, 1.25, 1.3, 1.5, 1.75, 2.0, 1.0]
   assert [decode_table.confident(row) for row in found] == [
-      True, True, False, False, True]
+      True, True, True, False, False, True, False]
   assert [decode_table.in_truth_category(row) for row in found] == [
-      False, True, True, True, True]
-  assert decode_table.choose(found)[2] == 1.25
+      False, False, True, True, True, True, False]
+  assert decode_table.choose(found)[2] == 1.3
   lines = decode_table.markdown(str(tmp_path)).splitlines()
-  assert lines[3].startswith("| **0.38** | **0** | **1.25** |")
-  assert lines[8].endswith(": T 0.38, rebalance 0, saturation 1.25.")
+  assert lines[4].startswith("| **0.38** | **0** | **1.3** |")
+  assert lines[10].endswith(": T 0.38, rebalance 0, saturation 1.3.")
   # The first rule reads no intervals: 0.5 dB over gray and any ΔE below
   # gray's, then the smallest ΔCF.
   assert decode_table.choose_first_rule(found)[2] == 1.75

@@ -368,13 +368,33 @@ def test_paired_mean_difference_weighted_hand_computed():
             stats.paired_mean_difference([1, 2, 3, 4], [0, 0, 1, 1], weights=bad)
 
 
-def test_accumulator_keeps_each_image_s_delta_e_and_pixel_count():
+def test_mean_interval_hand_computed():
+    # Values 1, 2, 2, 3: mean 2, sample sd sqrt(2/3).
+    mean, half_width = stats.mean_interval([1, 2, 2, 3])
+    assert mean == pytest.approx(2.0)
+    assert half_width == pytest.approx(1.96 * math.sqrt(2.0 / 3.0) / 2.0)
+    # The paired difference is the interval of the differences.
+    assert stats.paired_mean_difference([1, 2, 3, 4], [0, 0, 1, 1]) == (
+        pytest.approx(stats.mean_interval([1, 2, 2, 3])))
+    one = stats.mean_interval([5.0])
+    assert one[0] == 5.0 and math.isnan(one[1])
+    with pytest.raises(ValueError, match="non-empty"):
+        stats.mean_interval([])
+    with pytest.raises(ValueError, match="weights must be positive"):
+        stats.mean_interval([1, 2], weights=[1, -1])
+
+
+def test_accumulator_keeps_each_image_s_delta_e_colorfulness_and_pixel_count():
     rng = np.random.default_rng(9)
     first, second = _random_batch(rng, (1, 16, 16, 3)), _random_batch(rng, (2, 8, 12, 3))
     accumulator = metrics.MetricAccumulator()
     assert accumulator.delta_e_values().shape == accumulator.pixel_counts().shape == (0,)
     accumulator.update(*first)
     accumulator.update(*second)
+    np.testing.assert_allclose(accumulator.colorfulness_values(), np.concatenate(
+        [metrics.colorfulness(first[0]), metrics.colorfulness(second[0])]))
+    assert accumulator.result()["colorfulness"] == pytest.approx(
+        accumulator.colorfulness_values().mean())
     expected = [metrics.ciede2000(*first[2:])[0].mean(),
                 metrics.ciede2000(*second[2:])[0].mean(),
                 metrics.ciede2000(*second[2:])[1].mean()]

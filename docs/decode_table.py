@@ -7,7 +7,7 @@ reads every <dir>/*/metrics.json (one colorizer-evaluate run each, e.g. with
 prints:
 
   * a Markdown table: PSNR and CIEDE2000 against the gray baseline,
-    colorfulness against the truth;
+    colorfulness against the truth, with the reports' 95% half-widths;
   * the decode the rule picks (RULE below) and the one the first rule,
     FIRST_RULE, picks (rounds 1 to 5 of docs/results.md chose by it);
   * the trade-off curve at fixed colorfulness: for each target, the best
@@ -141,21 +141,34 @@ def psnr_at_colorfulness(found: List[Row], target: float) -> Optional[float]:
   return best
 
 
+def _plus_minus(report: dict, key: str, digits: int = 2) -> str:
+  """" ± half-width" of a report's 95% interval, or "" for a report written
+  before colorizer-evaluate gave it."""
+  half_width = report.get(key)
+  return "" if half_width is None else f" ± {half_width:.{digits}f}"
+
+
 def markdown(report_dir: str) -> str:
+  """The table (with 95% half-widths where the reports have them), both
+  rules' choices and the PSNR-at-colorfulness curve."""
   found = rows(report_dir)
   chosen = choose(found)
   lines = ["| T | rebalance | saturation | PSNR (gray) | ΔPSNR | "
-           "CIEDE2000 (gray) | colorfulness (truth) | ΔCF |",
-           "|---|---|---|---|---|---|---|---|"]
+           "CIEDE2000 (gray) | ΔCIEDE2000 | colorfulness (truth) | ΔCF |",
+           "|---|---|---|---|---|---|---|---|---|"]
   for row in found:
     temperature, rebalance, saturation, report = row
     model, gray = _scores(report)
     cells = [f"{temperature:g}", f"{rebalance:g}", f"{saturation:g}",
              f"{model['psnr']:.2f} ({gray['psnr']:.2f})",
-             f"{model['psnr'] - gray['psnr']:+.2f}",
+             f"{model['psnr'] - gray['psnr']:+.2f}"
+             + _plus_minus(report, "psnr_gain_ci95_half_width"),
              f"{model['delta_e2000']:.2f} ({gray['delta_e2000']:.2f})",
-             f"{model['colorfulness']:.1f} "
-             f"({model['colorfulness_true']:.1f})",
+             f"{model['delta_e2000'] - gray['delta_e2000']:+.2f}"
+             + _plus_minus(report, "delta_e2000_reduction_ci95_half_width"),
+             f"{model['colorfulness']:.1f}"
+             + _plus_minus(report, "colorfulness_ci95_half_width", 1)
+             + f" ({model['colorfulness_true']:.1f})",
              f"{model['delta_colorfulness']:.1f}"]
     if row is chosen:
       cells = [f"**{cell}**" for cell in cells]

@@ -488,7 +488,14 @@ def test_decode_table_rule_needs_clear_gains_and_the_truth_s_colorfulness(
       False, False, True, True, True, True, False]
   assert decode_table.choose(found)[2] == 1.3
   lines = decode_table.markdown(str(tmp_path)).splitlines()
-  assert lines[4].startswith("| **0.38** | **0** | **1.3** |")
+  # The chosen decode in bold, with its intervals; none where a report has
+  # none.
+  assert lines[4] == (
+      "| **0.38** | **0** | **1.3** | **25.20 (24.50)** | **+0.70 ± 0.20** | "
+      "**9.00 (10.00)** | **-1.00 ± 0.20** | **25.0 ± 0.5 (30.0)** | "
+      "**5.0** |")
+  assert lines[8] == ("| 1 | 0 | 1 | 26.00 (24.50) | +1.50 | 9.00 (10.00) | "
+                      "-1.00 | 25.0 (30.0) | 5.0 |")
   assert lines[10].endswith(": T 0.38, rebalance 0, saturation 1.3.")
   # The first rule reads no intervals: 0.5 dB over gray and any ΔE below
   # gray's, then the smallest ΔCF.

@@ -33,7 +33,6 @@ from colorizer import image_io
 AUTOTUNE = tf.data.AUTOTUNE
 SOURCE_KINDS = ("demo", "folder", "tfrecord", "tfds", "npz")
 NPZ_IMAGES_KEY = "images"
-NPZ_LABELS_KEY = class_labels.LABELS_KEY
 # TFRecord feature keys written by prepare_data.
 FEATURE_IMAGE = "image/encoded"
 FEATURE_NAME = "image/filename"
@@ -306,20 +305,20 @@ def check_labels(dataset: str) -> None:
     return
   if spec.kind != "npz":
     raise ValueError(f"--label_weight needs class labels, which only npz:PATH "
-                     f"sources with a '{NPZ_LABELS_KEY}' array, folder:PATH "
-                     f"sources with one subfolder per class and tfds: "
-                     f"datasets with a class label provide (got --dataset="
-                     f"{dataset}); {class_labels.NO_LABELS_HINT}.")
+                     f"sources with a '{class_labels.LABELS_KEY}' array, "
+                     f"folder:PATH sources with one subfolder per class and "
+                     f"tfds: datasets with a class label provide (got "
+                     f"--dataset={dataset}); {class_labels.NO_LABELS_HINT}.")
   path = _npz_train_path(spec.location)
   try:
     with np.load(path, allow_pickle=False) as arrays:
-      has_labels = NPZ_LABELS_KEY in arrays.files
+      has_labels = class_labels.LABELS_KEY in arrays.files
   except (OSError, ValueError) as error:
     raise ValueError(f"--dataset=npz:{path}: cannot read it ({error})."
                      ) from None
   if not has_labels:
     raise ValueError(f"--label_weight: --dataset=npz:{path} has no "
-                     f"'{NPZ_LABELS_KEY}' array; "
+                     f"'{class_labels.LABELS_KEY}' array; "
                      f"{class_labels.NO_LABELS_HINT}.")
 
 

@@ -20,7 +20,7 @@ from colorizer import steps
 
 
 def benchmark_config(image_size: int, batch_size: int, base_filters: int = 64,
-                     mixed_precision: str = "none", jit_compile: bool = False,
+                     mixed_precision: str = "auto", jit_compile: bool = False,
                      steps_per_execution: int = 1) -> config_lib.Config:
   """The reference architecture at a given size and precision."""
   return config_lib.pix2pix().replace(

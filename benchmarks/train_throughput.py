@@ -22,8 +22,9 @@ _IMAGE_SIZE = flags.DEFINE_integer("image_size", 128, "Square input size.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 16, "Batch size.")
 _BASE_FILTERS = flags.DEFINE_integer("base_filters", 64, "Model width.")
 _MIXED_PRECISION = flags.DEFINE_enum(
-    "mixed_precision", "none", ["none", "bfloat16", "float16"],
-    "Compute dtype (colorizer only; the textbook step is float32).")
+    "mixed_precision", "auto", ["auto", "none", "bfloat16", "float16"],
+    "Compute dtype (colorizer only; the textbook step is float32). auto "
+    "chooses as colorizer-train does (colorizer.hardware).")
 _JIT_COMPILE = flags.DEFINE_boolean("jit_compile", False,
                                     "XLA (colorizer only).")
 _STEPS_PER_EXECUTION = flags.DEFINE_integer("steps_per_execution", 1,
@@ -39,9 +40,13 @@ _IMPLEMENTATION = flags.DEFINE_enum(
 def main(argv):
   del argv
   from benchmarks import measure  # pylint: disable=g-import-not-at-top
-  config = measure.benchmark_config(
+  from colorizer import hardware  # pylint: disable=g-import-not-at-top
+  from colorizer import steps  # pylint: disable=g-import-not-at-top
+  print(hardware.describe())
+  # The same choice colorizer-train makes with no flags, logged the same way.
+  config = steps.resolve_precision(measure.benchmark_config(
       _IMAGE_SIZE.value, _BATCH_SIZE.value, _BASE_FILTERS.value,
-      _MIXED_PRECISION.value, _JIT_COMPILE.value, _STEPS_PER_EXECUTION.value)
+      _MIXED_PRECISION.value, _JIT_COMPILE.value, _STEPS_PER_EXECUTION.value))
   rates = {}
   if _IMPLEMENTATION.value in ("textbook", "both"):
     rates["textbook"] = measure.textbook_train_rate(
@@ -54,7 +59,7 @@ def main(argv):
                                                       _MIN_SECONDS.value)
     print(f"name=colorizer image_size={_IMAGE_SIZE.value} "
           f"batch_size={_BATCH_SIZE.value} "
-          f"mixed_precision={_MIXED_PRECISION.value} "
+          f"mixed_precision={config.train.mixed_precision} "
           f"jit_compile={_JIT_COMPILE.value} img_per_s="
           f"{rates['colorizer']:.3f}")
   if len(rates) == 2:

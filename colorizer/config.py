@@ -175,8 +175,10 @@ class TrainConfig:
       ("auto", "default", "mirrored", "multi_worker", "tpu"))
   tpu: str = _field("", "TPU name or address for --strategy=tpu.")
   mixed_precision: str = _field(
-      "none", "Compute dtype policy: none, bfloat16 or float16.",
-      ("none", "bfloat16", "float16"))
+      "auto", "Compute dtype policy: auto (bfloat16 where the CPU or GPU "
+      "computes it natively, float16 on GPUs older than compute capability "
+      "8, else float32; see colorizer/hardware.py), none (float32), "
+      "bfloat16 or float16.", ("auto", "none", "bfloat16", "float16"))
   jit_compile: bool = _field(False, "Compile the train step with XLA.")
   steps_per_execution: int = _field(
       1, "Train steps run inside one tf.function call.")
@@ -356,6 +358,31 @@ def cifar10() -> Config:
       export={"export_name": "cifar10"})
 
 
+def photos() -> Config:
+  """Photographs (the auto preset for folder:, tfrecord: and tfds: sources).
+
+  The cifar10 recipe scaled to photos: a*b* classes (Zhang et al. 2016) on
+  the plain cross-entropy, the image's class label as an auxiliary target
+  (Iizuka et al. 2016; a folder's class subfolders, a TFDS class label; add
+  --label_weight=0 for unlabelled photos), random-resized crops (area 0.5
+  to 1) and flips, at 96 px with a base-32 U-Net (20 MB exported), Adam at
+  1e-3 decaying linearly over the second half. docs/results.md (photos)
+  has its command, its measurements and why each choice was made. On a GPU,
+  flags alone scale it up: --image_size=256 --batch_size=64.
+  """
+  return Config().replace(
+      data={"image_size": 96, "train_crop": "random_resized",
+            "crop_min_scale": 0.5, "val_fraction": 0.1},
+      model={"base_filters": 32, "ab_head": "classes", "dropout": 0.0},
+      loss={"recon_weight": 1.0, "rebalance_mix": 1.0, "label_weight": 1.0},
+      optim={"gen_learning_rate": 1e-3, "beta_1": 0.9,
+             "lr_schedule": "linear_decay"},
+      train={"batch_size": 32, "train_steps": 16_000,
+             "pretrain_steps": 16_000, "log_every": 100, "save_every": 800,
+             "eval_every": 2000, "eval_batches": 8},
+      export={"export_name": "photos"})
+
+
 def tiny() -> Config:
   """For tests: 32 px, 8 filters, a handful of steps."""
   return Config().replace(
@@ -364,10 +391,11 @@ def tiny() -> Config:
       model={"base_filters": 8, "max_filters": 32},
       train={"batch_size": 4, "train_steps": 4, "log_every": 2,
              "save_every": 2, "eval_every": 2, "eval_batches": 1,
-             "strategy": "default"})
+             "strategy": "default", "mixed_precision": "none"})
 
 
-PRESETS = {"pix2pix": pix2pix, "demo": demo, "cifar10": cifar10, "tiny": tiny}
+PRESETS = {"pix2pix": pix2pix, "demo": demo, "cifar10": cifar10,
+           "photos": photos, "tiny": tiny}
 
 
 def preset(name: str) -> Config:

@@ -14,6 +14,11 @@ from absl import flags
 from colorizer import config as config_lib
 
 PRESET_AUTO = "auto"
+# Phase lengths (train group) a preset states for its own --train_steps: when
+# the user sets --train_steps but not these, they scale with it, so that a
+# shorter run keeps the preset's proportions (pretraining, encoder freeze,
+# and with them the GAN phase; --decay_fraction is a fraction already).
+PHASE_FLAGS = ("pretrain_steps", "freeze_encoder_steps")
 
 
 def define_config_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
@@ -66,7 +71,16 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS,
               if flag_values[field.name].present}
     if values:
       overrides[group_name] = values
+  train_given = overrides.get("train", {})
+  if "train_steps" in train_given and config.train.train_steps:
+    ratio = train_given["train_steps"] / config.train.train_steps
+    for name in PHASE_FLAGS:
+      if name not in train_given:
+        preset_value = getattr(config.train, name)
+        train_given[name] = min(train_given["train_steps"],
+                                int(round(preset_value * ratio)))
   return config.replace(**overrides)
+
 
 
 def validate(config: config_lib.Config) -> None:

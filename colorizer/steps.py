@@ -10,12 +10,14 @@ import contextlib
 import dataclasses
 from typing import Callable, Dict, Optional
 
+from absl import logging
 import keras
 import tensorflow as tf
 
 from colorizer import ab_classes
 from colorizer import config as config_lib
 from colorizer import encoder_unet
+from colorizer import hardware
 from colorizer import label_head as label_head_lib
 from colorizer import losses
 from colorizer import models
@@ -70,6 +72,24 @@ def learning_rate_at(step: tf.Tensor, base_rate: float,
   return base_rate * (1.0 - tf.clip_by_value(progress, 0.0, 1.0))
 
 
+def resolve_precision(config: config_lib.Config) -> config_lib.Config:
+  """The config with --mixed_precision=auto resolved for this machine.
+
+  Logs what was chosen and why, beside the CPU, TensorFlow and oneDNN.
+  Encoder generators do not support float16 and get float32 instead.
+  """
+  choice = hardware.resolve_mixed_precision(config.train.mixed_precision)
+  precision, reason = choice.mixed_precision, choice.reason
+  if (config.train.mixed_precision == hardware.AUTO and
+      precision == "float16" and config.model.generator != "unet"):
+    precision, reason = "none", reason + f"; --generator=" \
+        f"{config.model.generator} does not support float16, so float32"
+  logging.info("--mixed_precision=%s -> %s: %s. %s",
+               config.train.mixed_precision, precision, reason,
+               hardware.describe())
+  return config.replace(train={"mixed_precision": precision})
+
+
 def set_precision_policy(mixed_precision: str) -> None:
   """Sets Keras' global dtype policy; call before building the models."""
   policies = {"none": "float32", "bfloat16": "mixed_bfloat16",
@@ -116,6 +136,8 @@ def build_state(config: config_lib.Config,
     num_labels: class labels in the data, for the label head that
       --label_weight > 0 adds.
   """
+  if config.train.mixed_precision == hardware.AUTO:
+    config = resolve_precision(config)
   set_precision_policy(config.train.mixed_precision)
   seed = config.train.seed
   synchronized = (config.model.sync_batch_norm and

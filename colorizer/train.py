@@ -239,6 +239,7 @@ def train_and_evaluate(config: config_lib.Config, model_dir: str,
   """
   strategy = strategy or distribute.get_strategy(config.train.strategy,
                                                  config.train.tpu)
+  config = steps.resolve_precision(config)
   per_replica_batch = _check_batch(config, strategy)
   train_config = config.train
   chief = distribute.is_chief(strategy)

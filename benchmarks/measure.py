@@ -14,9 +14,9 @@ import numpy as np
 import tensorflow as tf
 
 from colorizer import config as config_lib
-from colorizer import data
-from colorizer import models
-from colorizer import steps
+from colorizer.data import pipeline
+from colorizer.model import networks
+from colorizer.training import steps
 
 
 def benchmark_config(image_size: int, batch_size: int, base_filters: int = 64,
@@ -131,8 +131,8 @@ def train_flops_per_image(config: config_lib.Config) -> float:
   pass, which needs D's input gradient) and D's backward on both passes.
   """
   size = config.data.image_size
-  generator_flops = conv_flops_per_image(models.build_generator(config), size)
-  disc_flops = conv_flops_per_image(models.build_discriminator(config), size)
+  generator_flops = conv_flops_per_image(networks.build_generator(config), size)
+  disc_flops = conv_flops_per_image(networks.build_discriminator(config), size)
   forward = generator_flops + 2 * disc_flops
   backward = 2 * generator_flops + 2 * disc_flops + 2 * 2 * disc_flops
   return forward + backward
@@ -159,7 +159,7 @@ def input_pipeline_rate(data_config: config_lib.DataConfig, batch_size: int,
                         num_batches: int = 20, min_seconds: float = 5.0
                         ) -> float:
   """Images/sec the training tf.data pipeline delivers on its own."""
-  train, _, _ = data.make_datasets(data_config, batch_size, seed=0)
+  train, _, _ = pipeline.make_datasets(data_config, batch_size, seed=0)
   iterator = iter(train)
   next(iterator)
   return _time_calls(lambda: next(iterator)[0].numpy(), num_batches,
@@ -182,7 +182,7 @@ def gpu_peak_memory_mb() -> Dict[str, float]:
 def serving_rate(saved_model_path: str, height: int, width: int,
                  batch_size: int, min_seconds: float = 10.0) -> float:
   """Images/sec through serving_default: encoded JPEG in, PNG out."""
-  from colorizer import export  # pylint: disable=g-import-not-at-top
+  from colorizer.serving import export  # pylint: disable=g-import-not-at-top
   loaded = tf.saved_model.load(saved_model_path)
   serve = loaded.signatures[export.SERVING_SIGNATURE]
   rng = np.random.RandomState(0)

@@ -96,8 +96,8 @@ def main(argv):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from benchmarks import measure  # pylint: disable=g-import-not-at-top
   from colorizer import config as config_lib  # pylint: disable=g-import-not-at-top
-  from colorizer import export  # pylint: disable=g-import-not-at-top
-  from colorizer import models  # pylint: disable=g-import-not-at-top
+  from colorizer.serving import export  # pylint: disable=g-import-not-at-top
+  from colorizer.model import networks  # pylint: disable=g-import-not-at-top
 
   min_seconds = 4.0 if _QUICK.value else _MIN_SECONDS.value
   sizes = [32, 128] if _QUICK.value else [int(s) for s in _SIZES.value]
@@ -173,7 +173,7 @@ def main(argv):
   if "serving" in sections:
     with tempfile.TemporaryDirectory() as export_root:
       config = measure.benchmark_config(256, 1)
-      generator = models.build_generator(config)
+      generator = networks.build_generator(config)
       path = export.export(generator, config, export_root, "bench")
       for label, (height, width), batch in (("256px", (256, 256), 8),
                                             ("photo_1024x768", (768, 1024),

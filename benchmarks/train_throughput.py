@@ -41,7 +41,7 @@ def main(argv):
   del argv
   from benchmarks import measure  # pylint: disable=g-import-not-at-top
   from colorizer import hardware  # pylint: disable=g-import-not-at-top
-  from colorizer import steps  # pylint: disable=g-import-not-at-top
+  from colorizer.training import steps  # pylint: disable=g-import-not-at-top
   print(hardware.describe())
   # The same choice colorizer-train makes with no flags, logged the same way.
   config = steps.resolve_precision(measure.benchmark_config(

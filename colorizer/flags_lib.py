@@ -89,11 +89,11 @@ def validate(config: config_lib.Config) -> None:
   Raises:
     ValueError: with a one-line message that names the flag.
   """
-  from colorizer import ab_classes  # pylint: disable=g-import-not-at-top
-  from colorizer import encoder_unet  # pylint: disable=g-import-not-at-top
-  from colorizer import image_sources  # pylint: disable=g-import-not-at-top
-  from colorizer import label_head  # pylint: disable=g-import-not-at-top
-  from colorizer import models  # pylint: disable=g-import-not-at-top
+  from colorizer.model import ab_classes  # pylint: disable=g-import-not-at-top
+  from colorizer.model import encoder_unet  # pylint: disable=g-import-not-at-top
+  from colorizer.data import image_sources  # pylint: disable=g-import-not-at-top
+  from colorizer.model import label_head  # pylint: disable=g-import-not-at-top
+  from colorizer.model import networks  # pylint: disable=g-import-not-at-top
   train, data_config, optim = config.train, config.data, config.optim
 
   def positive(name, value):
@@ -145,13 +145,13 @@ def validate(config: config_lib.Config) -> None:
   if not 0.0 <= config.loss.rebalance_mix <= 1.0:
     raise ValueError(f"--rebalance_mix={config.loss.rebalance_mix}: must be "
                      "in [0, 1].")
-  models.check_output_head(config)
+  networks.check_output_head(config)
   if config.model.ab_head == "classes":
     positive("prior_batches", config.loss.prior_batches)
   if config.model.disc_layers < 1:
     raise ValueError(f"--disc_layers={config.model.disc_layers}: must be >= 1.")
   if config.model.generator == "unet":
-    models.unet_depth(data_config.image_size, config.model.unet_depth)
+    networks.unet_depth(data_config.image_size, config.model.unet_depth)
     if train.freeze_encoder_steps:
       raise ValueError("--freeze_encoder_steps needs --generator=resnet_unet "
                        "or mobilenet_unet (the pix2pix U-Net has no "

@@ -54,7 +54,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
   from colorizer import config as config_lib  # pylint: disable=g-import-not-at-top
-  from colorizer import evaluate_lib  # pylint: disable=g-import-not-at-top
+  from colorizer.evaluation import evaluate_lib  # pylint: disable=g-import-not-at-top
   temperatures, rebalances, saturations = (
       _floats(_TEMPERATURES), _floats(_REBALANCES), _floats(_SATURATIONS))
   settings = [(t, r, s) for t in temperatures for r in rebalances

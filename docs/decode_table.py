@@ -24,7 +24,7 @@ import os
 import sys
 from typing import Dict, List, Optional, Tuple
 
-from colorizer import metrics
+from colorizer.evaluation import metrics
 
 # "Clearly beats gray" as a 95% interval above zero on both fidelity metrics,
 # "colorfulness close to the truth's" as the same word on Hasler &

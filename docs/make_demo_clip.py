@@ -19,10 +19,10 @@ from absl import app
 from absl import flags
 
 from colorizer import config as config_lib
-from colorizer import export
-from colorizer import models
-from colorizer import video
-from colorizer import video_io
+from colorizer.serving import export
+from colorizer.model import networks
+from colorizer.serving import video
+from colorizer.serving import video_io
 
 _OUTPUT = flags.DEFINE_string("output", "demo_clip.mp4", "The clip to write.")
 _NUM_FRAMES = flags.DEFINE_integer("num_frames", 48, "Clip length.")
@@ -45,7 +45,7 @@ def main(argv):
   print(f"wrote {_OUTPUT.value}: {len(frames)} frames")
   if _TINY_MODEL_DIR.value:
     config = config_lib.tiny()
-    generator = models.build_generator(config, seed=3)
+    generator = networks.build_generator(config, seed=3)
     layer = generator.get_layer("ab_deconv")
     kernel, bias = layer.get_weights()
     layer.set_weights([kernel * 100.0, bias])

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from colorizer import config as config_lib
-from colorizer import train
+from colorizer.training import train
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", "/tmp/sketch_demo",
                                  "Where the run trains.")

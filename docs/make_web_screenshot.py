@@ -18,12 +18,12 @@ from absl import flags
 from PIL import Image
 import werkzeug.serving
 
-from colorizer import colorize_lib
+from colorizer.serving import colorize_lib
 from colorizer import config as config_lib
-from colorizer import demo_data
-from colorizer import export
-from colorizer import models
-from colorizer import web_app
+from colorizer.data import demo_data
+from colorizer.serving import export
+from colorizer.model import networks
+from colorizer.web import server
 from tests import test_web
 
 _MODEL = flags.DEFINE_string("model", None, "Exported SavedModel; default an "
@@ -41,14 +41,14 @@ def main(argv):
     model_path = _MODEL.value
     if not model_path:
       config = config_lib.tiny()
-      model_path = export.export(models.build_generator(config), config,
+      model_path = export.export(networks.build_generator(config), config,
                                  temp_dir, "tiny")
     gray = colorize_lib.gray_with_same_lightness(
         demo_data.render_scene(3, 512).numpy())
     photo_path = os.path.join(temp_dir, "landscape_1950.png")
     Image.fromarray(gray).save(photo_path)
-    page = web_app.create_app(
-        web_app.saved_model_colorizer(model_path),
+    page = server.create_app(
+        server.saved_model_colorizer(model_path),
         backend_name=_LABEL.value or (None if _MODEL.value else
                                       "an untrained tiny model"))
     server = werkzeug.serving.make_server("127.0.0.1", 0, page, threaded=True)

@@ -54,7 +54,7 @@ def main(argv):
     _fail(f"--render_size={_RENDER_SIZE.value} must be >= 0.")
   if not _OUTPUT_DIR.value:
     _fail("--output_dir must not be empty.")
-  from colorizer import colorize_lib  # pylint: disable=g-import-not-at-top
+  from colorizer.serving import colorize_lib  # pylint: disable=g-import-not-at-top
   try:
     inputs = colorize_lib.find_inputs(_INPUT.value,
                                       exclude_dir=_OUTPUT_DIR.value)

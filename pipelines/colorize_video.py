@@ -52,13 +52,13 @@ def _fail(message: str) -> None:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  from colorizer import video_io  # pylint: disable=g-import-not-at-top
+  from colorizer.serving import video_io  # pylint: disable=g-import-not-at-top
   try:
     # An unreadable input fails here, before TensorFlow takes seconds to load.
     video_io.probe(_INPUT.value)
   except ValueError as error:
     _fail(str(error))
-  from colorizer import video  # pylint: disable=g-import-not-at-top
+  from colorizer.serving import video  # pylint: disable=g-import-not-at-top
   try:
     summary = video.colorize_video(
         _MODEL.value, _INPUT.value, _OUTPUT.value or None,

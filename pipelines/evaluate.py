@@ -79,8 +79,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
   from colorizer import config as config_lib  # pylint: disable=g-import-not-at-top
-  from colorizer import evaluate_lib  # pylint: disable=g-import-not-at-top
-  from colorizer import evaluate_report  # pylint: disable=g-import-not-at-top
+  from colorizer.evaluation import evaluate_lib  # pylint: disable=g-import-not-at-top
+  from colorizer.evaluation import evaluate_report  # pylint: disable=g-import-not-at-top
   try:
     result, paths = evaluate_lib.evaluate(
         model_path=_MODEL.value, model_dir=_MODEL_DIR.value,

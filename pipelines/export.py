@@ -51,7 +51,7 @@ def main(argv):
     sys.exit("colorizer-export: error: --version and --render_size must be "
              ">= 0.")
   from colorizer import config as config_lib  # pylint: disable=g-import-not-at-top
-  from colorizer import export  # pylint: disable=g-import-not-at-top
+  from colorizer.serving import export  # pylint: disable=g-import-not-at-top
   try:
     version_dir = export.export_from_model_dir(
         _MODEL_DIR.value, checkpoint_path=_CHECKPOINT.value or None,

@@ -15,7 +15,7 @@ import sys
 from absl import app
 from absl import flags
 
-from colorizer import image_io
+from colorizer.data import image_io
 
 _INPUT_DIR = flags.DEFINE_string("input_dir", None, "Folder of images "
                                  "(searched recursively).")
@@ -37,7 +37,7 @@ flags.mark_flags_as_required(["input_dir", "output_dir"])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  from colorizer import tfrecords  # pylint: disable=g-import-not-at-top
+  from colorizer.data import tfrecords  # pylint: disable=g-import-not-at-top
   try:
     counts = tfrecords.write_shards(
         _INPUT_DIR.value, _OUTPUT_DIR.value, image_size=_IMAGE_SIZE.value,

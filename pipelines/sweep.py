@@ -50,8 +50,8 @@ flags.mark_flag_as_required("sweep_dir")
 
 
 def main(argv):
-  from colorizer import search_space  # pylint: disable=g-import-not-at-top
-  from colorizer import sweep  # pylint: disable=g-import-not-at-top
+  from colorizer.tuning import search_space  # pylint: disable=g-import-not-at-top
+  from colorizer.tuning import sweep  # pylint: disable=g-import-not-at-top
   train_args = argv[1:]  # Everything after `--`.
   try:
     params = search_space.parse_params(_GRID.value)

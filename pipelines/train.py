@@ -59,7 +59,7 @@ def main(argv):
   logging.info("Preset %s; config written to %s", flags_lib.preset_name(),
                os.path.join(model_dir, config_lib.CONFIG_FILENAME))
 
-  from colorizer import train  # pylint: disable=g-import-not-at-top
+  from colorizer.training import train  # pylint: disable=g-import-not-at-top
   try:
     metrics = train.train_and_evaluate(config, model_dir)
   except train.TrainingInterrupted as interrupted:
@@ -79,7 +79,7 @@ def main(argv):
     print("Latest gray | prediction | truth grid: "
           f"{os.path.join(model_dir, train.SAMPLES_DIR, 'latest.png')}")
   if config.export.export_name:
-    from colorizer import export  # pylint: disable=g-import-not-at-top
+    from colorizer.serving import export  # pylint: disable=g-import-not-at-top
     export_dir = export.export_from_model_dir(model_dir)
     print(f"SavedModel (TF Serving layout): {export_dir}")
   print(f"Watch it in TensorBoard:  tensorboard --logdir {model_dir}  then "

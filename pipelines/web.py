@@ -52,18 +52,18 @@ def main(argv):
     _fail(f"--port={_PORT.value} must be in 0..65535.")
   if _MAX_UPLOAD_MB.value <= 0:
     _fail(f"--max_upload_mb={_MAX_UPLOAD_MB.value} must be positive.")
-  from colorizer import web_app  # pylint: disable=g-import-not-at-top
+  from colorizer.web import server  # pylint: disable=g-import-not-at-top
   try:
     if _MODEL.value:
-      colorize_fn = web_app.saved_model_colorizer(_MODEL.value)
+      colorize_fn = server.saved_model_colorizer(_MODEL.value)
     else:
-      colorize_fn = web_app.serving_colorizer(_SERVING_URL.value)
+      colorize_fn = server.serving_colorizer(_SERVING_URL.value)
   except ValueError as error:
     _fail(str(error))
-  page = web_app.create_app(
+  page = server.create_app(
       colorize_fn, max_upload_bytes=int(_MAX_UPLOAD_MB.value * 2**20))
   try:
-    web_app.serve(page, _HOST.value, _PORT.value)
+    server.serve(page, _HOST.value, _PORT.value)
   except OSError as error:
     _fail(f"cannot listen on {_HOST.value}:{_PORT.value}: {error}")
 

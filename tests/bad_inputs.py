@@ -41,7 +41,7 @@ class Case:
   Attributes:
     name: its path below the folder it is written to.
     make: returns its bytes.
-    shown_size: (height, width) once read upright by colorizer.image_io
+    shown_size: (height, width) once read upright by colorizer.data.image_io
       (EXIF orientation applied); None for a file nothing can use.
     stored_size: (height, width) of the stored pixels, what the serving
       graph decodes (it does not apply EXIF orientation).
@@ -309,7 +309,7 @@ def salt_folder(photo_dir: str, output_dir: str) -> Dict[str, str]:
   Returns:
     Bad case name -> its path.
   """
-  from colorizer import image_io  # pylint: disable=g-import-not-at-top
+  from colorizer.data import image_io  # pylint: disable=g-import-not-at-top
   os.makedirs(output_dir, exist_ok=True)
   for path in image_io.list_image_files(photo_dir):
     link = os.path.join(output_dir, "photos", os.path.relpath(path, photo_dir))

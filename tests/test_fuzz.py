@@ -4,7 +4,7 @@ Three entry points, each fed random bytes, bytes behind a real magic number,
 and small valid images (tests/bad_inputs.small_seed_images) with bits flipped,
 bytes overwritten or inserted, or the end cut off:
 
-  (a) colorizer.image_io.read_rgb: an image or ImageReadError, nothing else;
+  (a) colorizer.data.image_io.read_rgb: an image or ImageReadError, nothing else;
   (b) the folder pipeline (image_sources._decode_paths under tf.data) and the
       encoded bytes path (image_sources.decode_encoded with ignore_errors):
       every file either becomes a batch-ready pair or is skipped;
@@ -28,12 +28,12 @@ import pytest
 import tensorflow as tf
 
 from colorizer import config as config_lib
-from colorizer import data
-from colorizer import export
-from colorizer import image_header
-from colorizer import image_io
-from colorizer import image_sources
-from colorizer import models
+from colorizer.data import pipeline
+from colorizer.serving import export
+from colorizer.data import image_header
+from colorizer.data import image_io
+from colorizer.data import image_sources
+from colorizer.model import networks
 from tests import bad_inputs
 
 # Larger images are refused by every reader under test, so that a mutated
@@ -76,7 +76,7 @@ FUZZED_BYTES = st.one_of(
               st.sampled_from(MAGIC_PREFIXES), st.binary(max_size=512)))
 
 
-# (a) colorizer.image_io.read_rgb.
+# (a) colorizer.data.image_io.read_rgb.
 
 
 @settings(max_examples=1500, **FUZZ_SETTINGS)
@@ -119,7 +119,7 @@ def test_folder_pipeline_uses_or_skips_every_fuzzed_file(files):
     config = _data_config(dataset=f"folder:{root}")
     sources = image_sources.make_sources(config, seed=0)
     pairs = list(sources.train.map(
-        lambda rgb_uint8: data.preprocess(rgb_uint8, config, training=False)))
+        lambda rgb_uint8: pipeline.preprocess(rgb_uint8, config, training=False)))
   assert len(pairs) + sources.skipped.count == len(files)
   for l_channel, ab in pairs:
     assert l_channel.shape == (32, 32, 1) and ab.shape == (32, 32, 2)
@@ -149,7 +149,7 @@ def test_encoded_bytes_path_drops_what_it_cannot_decode(encoded_images):
   config = _data_config()
   dataset = (tf.data.Dataset.from_tensor_slices(encoded_images)
              .map(image_sources.decode_encoded).ignore_errors()
-             .map(lambda rgb_uint8: data.preprocess(rgb_uint8, config,
+             .map(lambda rgb_uint8: pipeline.preprocess(rgb_uint8, config,
                                                     training=False)))
   pairs = list(dataset)
   assert len(pairs) <= len(encoded_images)
@@ -165,7 +165,7 @@ def test_encoded_bytes_path_drops_what_it_cannot_decode(encoded_images):
 def serving_signature(tmp_path_factory):
   config = config_lib.tiny()
   version_dir = export.export(
-      models.build_generator(config), config,
+      networks.build_generator(config), config,
       str(tmp_path_factory.mktemp("savedmodels")), "fuzz",
       max_pixels=MAX_PIXELS)
   return tf.saved_model.load(version_dir).signatures[export.SERVING_SIGNATURE]

@@ -6,7 +6,7 @@ animated GIF, EXIF-rotated JPEG, gray + alpha, non-ASCII names with spaces)
 must be used everywhere; unusable files (empty, truncated, random bytes, text,
 a TIFF that makes Pillow raise TypeError, a PNG header declaring 100000 x
 100000 pixels) must be refused one by one:
-by colorizer.image_io, the folder pipeline and a training run, the colorize
+by colorizer.data.image_io, the folder pipeline and a training run, the colorize
 library and binary, and the exported serving signature. One untrained tiny
 model is exported per module.
 """
@@ -25,15 +25,15 @@ import pytest
 import tensorflow as tf
 
 from colorizer import color
-from colorizer import colorize_lib
+from colorizer.serving import colorize_lib
 from colorizer import config as config_lib
-from colorizer import data
-from colorizer import export
-from colorizer import image_header
-from colorizer import image_io
-from colorizer import image_sources
-from colorizer import models
-from colorizer import train
+from colorizer.data import pipeline
+from colorizer.serving import export
+from colorizer.data import image_header
+from colorizer.data import image_io
+from colorizer.data import image_sources
+from colorizer.model import networks
+from colorizer.training import train
 from tests import bad_inputs
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -58,7 +58,7 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def version_dir(tmp_path_factory):
   config = config_lib.tiny()
-  return export.export(models.build_generator(config), config,
+  return export.export(networks.build_generator(config), config,
                        str(tmp_path_factory.mktemp("savedmodels")), "tiny")
 
 
@@ -103,7 +103,7 @@ def test_declared_size_of_real_images_eagerly_and_in_tf_data(name):
   assert tuple(eager.numpy()) == tuple(in_data.numpy()) == expected
 
 
-# colorizer.image_io, used by the folder pipeline, colorize and the web page.
+# colorizer.data.image_io, used by the folder pipeline, colorize and the web page.
 
 
 def test_read_rgb_reads_every_good_case():
@@ -183,7 +183,7 @@ def test_batches_from_1x1_and_2x1000_images(tmp_path, train_crop):
   config = config_lib.tiny().data.__class__(
       dataset=f"folder:{tmp_path}", image_size=32, val_fraction=0.3,
       train_crop=train_crop, shuffle_buffer=4)
-  train_ds, val_ds, _ = data.make_datasets(config, per_replica_batch=2,
+  train_ds, val_ds, _ = pipeline.make_datasets(config, per_replica_batch=2,
                                            seed=0)
   for l_channel, ab in list(train_ds.take(3)) + list(val_ds):
     assert l_channel.shape[1:] == (32, 32, 1) and ab.shape[1:] == (32, 32, 2)

@@ -1,0 +1,397 @@
+"""Full-resolution evaluation of a colorizer against the grayscale baseline.
+
+The model is scored the way it is used: each validation image keeps its own
+size, its L* goes through the full-resolution path (the network at its render
+size, a*b* resized back and gamut-clamped, joined with the untouched L*), and
+the result is compared with the untouched ground truth. The grayscale baseline
+(a* = b* = 0 with the same L*) is scored on the same images, side by side,
+because a colorizer that is not better than gray has learned nothing.
+
+Two kinds of model load the same way into a `LoadedModel`:
+  * an exported SavedModel, through its colorize_lab signature: exactly what
+    TF Serving runs;
+  * a training model dir, whose latest checkpoint runs through
+    export.predict_ab at the config's image_size.
+
+Metrics come from colorizer.evaluation.metrics (see its docstrings for the formulas);
+FID from colorizer.evaluation.fid when Inception-v3 weights are available. Reports
+(table, JSON, TensorBoard, contact sheet) live in colorizer.evaluation.evaluate_report.
+"""
+
+import dataclasses
+import os
+import sys
+import time
+from typing import (Any, Callable, Dict, Iterable, List, Optional, TextIO,
+                    Tuple)
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from colorizer import color
+from colorizer import config as config_lib
+from colorizer.evaluation import eval_images
+from colorizer.evaluation import evaluate_report
+from colorizer.evaluation import fid
+from colorizer.data import image_sources
+from colorizer.evaluation import metrics
+from colorizer import progress as progress_lib
+from colorizer.evaluation import stats
+
+DEFAULT_BATCH_SIZE = 16
+NO_FID_WEIGHTS_NOTE = ("not computed: no --fid_weights given (a Keras "
+                       "Inception-v3 weights file, or 'imagenet')")
+
+# l_star float32 [B, H, W, 1] in [0, 100] -> a*b* float32 [B, H, W, 2].
+PredictAbFn = Callable[[tf.Tensor], tf.Tensor]
+
+
+@dataclasses.dataclass
+class LoadedModel:
+  """A colorizer ready to score, whatever it was loaded from.
+
+  Attributes:
+    predict_ab: l_star float32 [B, H, W, 1] in [0, 100] -> a*b* float32
+      [B, H, W, 2] at the same size, through the full-resolution path.
+    config: the config it was trained with (data defaults, split seed).
+    step: its training step (0 if unknown).
+    path: the SavedModel version dir or the model dir.
+    render_size: the square size the network runs at.
+  """
+  predict_ab: PredictAbFn
+  config: config_lib.Config
+  step: int
+  path: str
+  render_size: int
+
+
+@dataclasses.dataclass
+class EvalResult:
+  """Metrics of the model and of the gray baseline over the same images.
+
+  Attributes:
+    model: {metric name: value}; keys are metrics.MetricAccumulator's result
+      keys (without num_images) plus "fid", which is None when FID was not
+      computed.
+    gray: the same for the grayscale baseline (a*b* = 0).
+    num_images: images scored.
+    fid_note: why FID is None, or a caveat about it; empty otherwise.
+    contact_sheet_rows: (gray, output, truth) uint8 [H, W, 3] triples of the
+      first images, for the contact sheet.
+    seconds: wall time of the scoring loop.
+    info: what was evaluated (model, step, dataset, split, ...), for reports.
+    psnr_gain: (mean, 95 % half-width) of the model's per-image PSNR minus
+      the gray baseline's on the same image, in dB
+      (stats.paired_mean_difference); the half-width is NaN below 2 images.
+    delta_e_reduction: the same for the gray baseline's CIEDE2000 minus the
+      model's (positive: the model's colors are closer), each image weighing
+      by its pixel count as in the pooled delta_e2000.
+    colorfulness_interval: (mean, 95 % half-width) of the outputs' per-image
+      colorfulness (stats.mean_interval).
+  """
+  model: Dict[str, Optional[float]]
+  gray: Dict[str, Optional[float]]
+  num_images: int
+  fid_note: str = ""
+  contact_sheet_rows: List[Tuple[np.ndarray, np.ndarray, np.ndarray]] = (
+      dataclasses.field(default_factory=list))
+  seconds: float = 0.0
+  info: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  psnr_gain: Tuple[float, float] = (float("nan"), float("nan"))
+  delta_e_reduction: Tuple[float, float] = (float("nan"), float("nan"))
+  colorfulness_interval: Tuple[float, float] = (float("nan"), float("nan"))
+
+
+def load_saved_model(model_path: str) -> LoadedModel:
+  """Loads an exported colorizer and scores through its colorize_lab signature.
+
+  Args:
+    model_path: a SavedModel version dir, or a model base dir (its highest
+      integer version is used, as TF Serving would).
+
+  Returns:
+    A LoadedModel. Its config comes from the export's metadata, or is the
+    default config (so --dataset must be given) for a SavedModel without it.
+
+  Raises:
+    ValueError: for a missing model, one without the colorize_lab signature,
+      or a sketch model (not scored yet).
+  """
+  from colorizer.serving import colorize_lib  # pylint: disable=g-import-not-at-top
+  from colorizer.serving import export  # pylint: disable=g-import-not-at-top
+  version_dir, loaded, metadata = colorize_lib.load_export(model_path)
+  _refuse_sketch_models(metadata.get("input_mode", "grayscale"), model_path)
+  if export.LAB_SIGNATURE not in loaded.signatures:
+    raise ValueError(f"--model={model_path}: {version_dir} has no "
+                     f"{export.LAB_SIGNATURE} signature; re-export it with "
+                     "colorizer-export.")
+  signature = loaded.signatures[export.LAB_SIGNATURE]
+  try:
+    config = config_lib.from_dict(metadata.get("config", {}))
+  except (ValueError, TypeError) as error:
+    logging.warning("Ignoring the config in %s's metadata (%s); pass "
+                    "--dataset.", version_dir, error)
+    config = config_lib.Config()
+
+  def predict_ab(l_star):
+    return signature(**{export.INPUT_L: l_star})[export.OUTPUT_AB]
+
+  return LoadedModel(predict_ab=predict_ab, config=config,
+                     step=int(metadata.get("step") or 0), path=version_dir,
+                     render_size=int(metadata.get("render_size") or
+                                     config.data.image_size))
+
+
+def _refuse_sketch_models(input_mode: str, model: str) -> None:
+  # The scores here compare a*b* for the image's own L*; a sketch model
+  # predicts L* too, which needs other metrics (docs/sketch.md).
+  if input_mode != "grayscale":
+    raise ValueError(f"{model}: a --input_mode={input_mode} model; evaluate "
+                     "scores grayscale models only for now (a sketch run's "
+                     "validation metrics are in its eval_metrics.json).")
+
+
+def load_model_dir(
+    model_dir: str, checkpoint_path: Optional[str] = None,
+    overrides: config_lib.InferenceOverrides = config_lib.InferenceOverrides()
+) -> LoadedModel:
+  """Restores a training checkpoint and scores it through export.predict_ab.
+
+  Args:
+    model_dir: a training model dir (config.json and checkpoints/).
+    checkpoint_path: a checkpoint prefix; default the latest.
+    overrides: decode settings and test-time flipping to score instead of
+      the run's own (config.InferenceOverrides).
+
+  Returns:
+    A LoadedModel whose network runs at the config's image_size.
+
+  Raises:
+    ValueError: if the dir has no config.json or no checkpoint, or holds a
+      sketch model (not scored yet).
+  """
+  from colorizer.serving import export  # pylint: disable=g-import-not-at-top
+  from colorizer.model import networks  # pylint: disable=g-import-not-at-top
+  _refuse_sketch_models(config_lib.load(model_dir).data.input_mode,
+                        model_dir)
+  generator, config, step = export.restore_generator(
+      model_dir, checkpoint_path, overrides)
+  render_size = config.data.image_size
+  generator_fn = networks.inference_fn(generator, config.model.test_time_flip)
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1],
+                                              tf.float32)])
+  def predict_ab(l_star):
+    return export.predict_ab(generator_fn, l_star, render_size)
+
+  return LoadedModel(predict_ab=predict_ab, config=config, step=step,
+                     path=model_dir, render_size=render_size)
+
+
+def _metric_values(accumulator: metrics.MetricAccumulator
+                   ) -> Dict[str, Optional[float]]:
+  values = accumulator.result()
+  values.pop("num_images")
+  return {name: float(value) for name, value in values.items()}
+
+
+def score_images(predict_ab: PredictAbFn, images: Iterable[np.ndarray],
+                 feature_fn: Optional[fid.FeatureFn] = None,
+                 fid_note: str = NO_FID_WEIGHTS_NOTE,
+                 batch_size: int = DEFAULT_BATCH_SIZE,
+                 contact_sheet_images: int = 8, total: Optional[int] = None,
+                 progress_stream: Optional[TextIO] = None) -> EvalResult:
+  """Scores a colorizer and the gray baseline on images at their own size.
+
+  For each image: its L* (CIE L*a*b* of the uint8 sRGB truth) goes to
+  predict_ab; the prediction is L* joined with the predicted a*b*, the
+  baseline L* with a*b* = 0. PSNR, SSIM, colorfulness and 2 % accuracy are
+  taken on sRGB (the Lab images converted back), CIEDE2000 and the a*b* AuC
+  on Lab, all against the untouched truth.
+
+  Args:
+    predict_ab: l_star float32 [B, H, W, 1] -> a*b* float32 [B, H, W, 2].
+    images: uint8 [H, W, 3] sRGB images of any sizes.
+    feature_fn: FID features of sRGB [B, H, W, 3] in [0, 1]; None skips FID.
+    fid_note: the reason FID is missing, used when feature_fn is None.
+    batch_size: most images per predict_ab call (equal sizes only).
+    contact_sheet_images: how many (gray, output, truth) triples to keep.
+    total: the number of images, for the ETA (None if unknown).
+    progress_stream: where progress lines go (None: nowhere).
+
+  Returns:
+    An EvalResult (its info is left empty).
+
+  Raises:
+    ValueError: if there are no images, or batch_size < 1.
+  """
+  if batch_size < 1:
+    raise ValueError(f"--batch_size={batch_size}: must be >= 1.")
+  model_metrics, gray_metrics = (metrics.MetricAccumulator(),
+                                 metrics.MetricAccumulator())
+  features: Dict[str, List[np.ndarray]] = {"truth": [], "model": [],
+                                           "gray": []}
+  sheet_rows = []
+  progress = progress_lib.ProgressLog(total, progress_stream)
+  start = time.perf_counter()
+  for rgb_uint8 in eval_images.batches_by_size(images, batch_size):
+    rgb_true = color.rgb_uint8_to_float(rgb_uint8)  # [B, H, W, 3]
+    lab_true = color.rgb_to_lab(rgb_true)  # [B, H, W, 3]
+    l_star = lab_true[..., :1]  # [B, H, W, 1]
+    ab_fake = tf.cast(predict_ab(l_star), tf.float32)  # [B, H, W, 2]
+    lab_fake = tf.concat([l_star, ab_fake], axis=-1)
+    lab_gray = tf.concat([l_star, tf.zeros_like(ab_fake)], axis=-1)
+    rgb_fake, rgb_gray = color.lab_to_rgb(lab_fake), color.lab_to_rgb(lab_gray)
+    model_metrics.update(rgb_fake.numpy(), rgb_true.numpy(), lab_fake.numpy(),
+                         lab_true.numpy())
+    gray_metrics.update(rgb_gray.numpy(), rgb_true.numpy(), lab_gray.numpy(),
+                        lab_true.numpy())
+    if feature_fn is not None:
+      for name, rgb in (("truth", rgb_true), ("model", rgb_fake),
+                        ("gray", rgb_gray)):
+        features[name].append(np.asarray(feature_fn(rgb)))
+    for index in range(min(len(rgb_uint8),
+                           contact_sheet_images - len(sheet_rows))):
+      # Shrunk now, not at the end: full-size photos would be held meanwhile.
+      triple = (color.rgb_float_to_uint8(rgb_gray[index]).numpy(),
+                color.rgb_float_to_uint8(rgb_fake[index]).numpy(),
+                rgb_uint8[index])
+      sheet_rows.append(tuple(evaluate_report.shrink_for_sheet(image)
+                              for image in triple))
+    progress.advance(len(rgb_uint8))
+  progress.finish()
+  if model_metrics.num_images == 0:
+    raise ValueError("No images to evaluate: the split is empty (or every "
+                     "file was unreadable).")
+  result = EvalResult(model=_metric_values(model_metrics),
+                      gray=_metric_values(gray_metrics),
+                      num_images=model_metrics.num_images,
+                      contact_sheet_rows=sheet_rows,
+                      seconds=time.perf_counter() - start,
+                      psnr_gain=stats.paired_mean_difference(
+                          model_metrics.psnr_values(),
+                          gray_metrics.psnr_values()),
+                      delta_e_reduction=stats.paired_mean_difference(
+                          gray_metrics.delta_e_values(),
+                          model_metrics.delta_e_values(),
+                          weights=model_metrics.pixel_counts()),
+                      colorfulness_interval=stats.mean_interval(
+                          model_metrics.colorfulness_values()))
+  if feature_fn is None:
+    result.model["fid"] = result.gray["fid"] = None
+    result.fid_note = fid_note
+  else:
+    truth = np.concatenate(features["truth"])
+    result.model["fid"], result.fid_note = fid.frechet_inception_distance(
+        np.concatenate(features["model"]), truth)
+    result.gray["fid"], _ = fid.frechet_inception_distance(
+        np.concatenate(features["gray"]), truth)
+  return result
+
+
+def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
+             data_dir: str = "", split: str = "val", num_images: int = 0,
+             output_dir: str = "", output_json: str = "",
+             fid_weights: str = "", contact_sheet_images: int = 8,
+             batch_size: int = DEFAULT_BATCH_SIZE,
+             overrides: config_lib.InferenceOverrides = (
+                 config_lib.InferenceOverrides()),
+             skip_grayscale: bool = True,
+             image_offset: int = 0,
+             progress_stream: Optional[TextIO] = sys.stderr
+             ) -> Tuple[EvalResult, Dict[str, str]]:
+  """Evaluates a SavedModel or a model dir and writes every report.
+
+  Args:
+    model_path: an exported SavedModel (version dir or model base dir).
+    model_dir: a training model dir; exactly one of the two.
+    dataset: a --dataset source; default the one the model was trained on.
+    data_dir: TFDS data_dir; default the model's.
+    split: val, train or all (see evaluation_images).
+    num_images: the first this many images; 0 for the whole split.
+    output_dir: reports go here; default
+      evaluate_report.default_output_dir().
+    output_json: the JSON report; default <output_dir>/metrics.json.
+    fid_weights: Inception-v3 weights file, "imagenet", or "" for no FID.
+    contact_sheet_images: rows of the contact sheet (0: none).
+    batch_size: most images per model call.
+    overrides: with model_dir, the decode settings and test-time flipping
+      to score instead of the run's own (config.InferenceOverrides).
+    skip_grayscale: leave images without color out (GrayscaleFilter); then
+      num_images counts the images kept.
+    image_offset: skip the split's first images (evaluation_images).
+    progress_stream: where progress lines go.
+
+  Returns:
+    (result, paths): the EvalResult (with info filled in) and the written
+    report paths by kind ("json", "contact_sheet", "tensorboard").
+
+  Raises:
+    ValueError: for bad arguments, models, data sources or weights files.
+  """
+  if bool(model_path) == bool(model_dir):
+    raise ValueError("Give exactly one of --model (an exported SavedModel) "
+                     "and --model_dir (a training model dir).")
+  if num_images < 0 or contact_sheet_images < 0 or image_offset < 0:
+    raise ValueError("--num_images, --image_offset and "
+                     "--contact_sheet_images must be >= 0.")
+  if batch_size < 1:
+    raise ValueError(f"--batch_size={batch_size}: must be >= 1.")
+  if split not in eval_images.SPLITS:
+    raise ValueError(f"--split={split}: expected one of "
+                     f"{', '.join(eval_images.SPLITS)}.")
+  if model_path and overrides.given():
+    raise ValueError(f"--{', --'.join(overrides.given())} need --model_dir: "
+                     "an export runs as it was exported (colorizer-export "
+                     "takes the same flags).")
+  if dataset:
+    image_sources.parse_dataset_spec(dataset)
+  if fid_weights:
+    fid.check_weights(fid_weights)
+  loaded = (load_saved_model(model_path) if model_path
+            else load_model_dir(model_dir, overrides=overrides))
+  # After the model: a bad --model should not wait for a 90 MB download.
+  feature_fn, fid_note = None, NO_FID_WEIGHTS_NOTE
+  if fid_weights:
+    try:
+      feature_fn = fid.make_feature_fn(fid.build_inception(fid_weights))
+    except fid.InceptionUnavailableError as error:
+      fid_note = f"not computed: {error}"
+      logging.warning("FID %s", fid_note)
+  data_config = dataclasses.replace(
+      loaded.config.data, dataset=dataset or loaded.config.data.dataset,
+      data_dir=data_dir or loaded.config.data.data_dir)
+  grayscale = eval_images.GrayscaleFilter()
+  if skip_grayscale:
+    images, total, skipped = eval_images.evaluation_images(
+        data_config, split, 0, loaded.config.train.seed, image_offset)
+    images = grayscale(images, num_images)
+    total = num_images or total  # An upper bound: gray ones are left out.
+  else:
+    images, total, skipped = eval_images.evaluation_images(
+        data_config, split, num_images, loaded.config.train.seed,
+        image_offset)
+  result = score_images(loaded.predict_ab, images, feature_fn=feature_fn,
+                        fid_note=fid_note, batch_size=batch_size,
+                        contact_sheet_images=contact_sheet_images,
+                        total=total, progress_stream=progress_stream)
+  result.info = {"model": loaded.path, "step": loaded.step,
+                 "render_size": loaded.render_size,
+                 "ab_head": loaded.config.model.ab_head,
+                 "decode_temperature": loaded.config.model.decode_temperature,
+                 "decode_rebalance": loaded.config.model.decode_rebalance,
+                 "decode_saturation": loaded.config.model.decode_saturation,
+                 "test_time_flip": loaded.config.model.test_time_flip,
+                 "dataset": data_config.dataset, "split": split,
+                 "image_offset": image_offset,
+                 "skipped_files": skipped.count,
+                 "grayscale_images_left_out": (grayscale.count
+                                               if skip_grayscale else None)}
+  # The resolved version dir, so a model base dir gives runs/eval/<name>_v<N>.
+  output_dir = output_dir or evaluate_report.default_output_dir(
+      loaded.path if model_path else "", model_dir)
+  paths = evaluate_report.write_reports(
+      result, output_dir,
+      output_json or os.path.join(output_dir, evaluate_report.METRICS_FILE))
+  return result, paths

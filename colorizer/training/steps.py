@@ -1,0 +1,338 @@
+"""Training state and the train step closures.
+
+The step is written for one replica and run with `strategy.run`: losses are
+averaged over the global batch (see colorizer.model.losses) so that the optimizers,
+which sum gradients across replicas, apply the mean over the global batch.
+The step is a closure over the models and optimizers it is given: no globals.
+"""
+
+import contextlib
+import dataclasses
+from typing import Callable, Dict, Optional
+
+from absl import logging
+import keras
+import tensorflow as tf
+
+from colorizer.model import ab_classes
+from colorizer import config as config_lib
+from colorizer.model import encoder_unet
+from colorizer import hardware
+from colorizer.model import label_head as label_head_lib
+from colorizer.model import losses
+from colorizer.model import networks
+
+
+@dataclasses.dataclass
+class TrainState:
+  """Everything a checkpoint holds, built under the strategy's scope."""
+  generator: keras.Model
+  discriminator: keras.Model
+  gen_optimizer: keras.optimizers.Optimizer
+  disc_optimizer: keras.optimizers.Optimizer
+  step: tf.Variable  # int64 scalar: completed train steps.
+  # A pretrained encoder's own Adam (None for --generator=unet): see
+  # build_state.
+  encoder_optimizer: Optional[keras.optimizers.Optimizer] = None
+  # --ab_head=classes with --rebalance_mix < 1: the cross-entropy's
+  # per-class weights [Q], set from the training data's a*b* prior before
+  # the first step (see colorizer.model.ab_classes) and checkpointed so a resumed
+  # run keeps them. None when every weight would be 1.
+  class_weights: Optional[tf.Variable] = None
+  # --label_weight > 0: the auxiliary label classifier on the generator's
+  # bottleneck (colorizer.model.label_head), trained by gen_optimizer.
+  label_head: Optional[keras.Model] = None
+
+  def checkpoint(self) -> tf.train.Checkpoint:
+    optional = {"encoder_optimizer": self.encoder_optimizer,
+                "class_weights": self.class_weights,
+                "label_head": self.label_head}
+    return tf.train.Checkpoint(
+        generator=self.generator, discriminator=self.discriminator,
+        gen_optimizer=self.gen_optimizer, disc_optimizer=self.disc_optimizer,
+        step=self.step,
+        **{name: value for name, value in optional.items()
+           if value is not None})
+
+
+def learning_rate_at(step: tf.Tensor, base_rate: float,
+                     optim_config: config_lib.OptimConfig,
+                     train_steps: int) -> tf.Tensor:
+  """The learning rate after `step` steps.
+
+  constant: base_rate. linear_decay: base_rate until the last decay_fraction
+  of train_steps, then linearly to 0 at train_steps (pix2pix's schedule).
+  """
+  base_rate = tf.constant(base_rate, tf.float32)
+  if optim_config.lr_schedule == "constant":
+    return base_rate
+  decay_steps = max(1.0, optim_config.decay_fraction * train_steps)
+  decay_start = train_steps - decay_steps
+  progress = (tf.cast(step, tf.float32) - decay_start) / decay_steps
+  return base_rate * (1.0 - tf.clip_by_value(progress, 0.0, 1.0))
+
+
+def resolve_precision(config: config_lib.Config) -> config_lib.Config:
+  """The config with --mixed_precision=auto resolved for this machine.
+
+  Logs what was chosen and why, beside the CPU, TensorFlow and oneDNN.
+  Encoder generators do not support float16 and get float32 instead.
+  """
+  choice = hardware.resolve_mixed_precision(config.train.mixed_precision)
+  precision, reason = choice.mixed_precision, choice.reason
+  if (config.train.mixed_precision == hardware.AUTO and
+      precision == "float16" and config.model.generator != "unet"):
+    precision, reason = "none", reason + f"; --generator=" \
+        f"{config.model.generator} does not support float16, so float32"
+  logging.info("--mixed_precision=%s -> %s: %s. %s",
+               config.train.mixed_precision, precision, reason,
+               hardware.describe())
+  return config.replace(train={"mixed_precision": precision})
+
+
+def set_precision_policy(mixed_precision: str) -> None:
+  """Sets Keras' global dtype policy; call before building the models."""
+  policies = {"none": "float32", "bfloat16": "mixed_bfloat16",
+              "float16": "mixed_float16"}
+  if mixed_precision not in policies:
+    raise ValueError(f"--mixed_precision={mixed_precision!r}: expected one of "
+                     f"{sorted(policies)}.")
+  keras.config.set_dtype_policy(policies[mixed_precision])
+
+
+# Variable-name fragments that weight decay leaves alone: shifts and scales.
+_NOT_DECAYED = ["bias", "gamma", "beta"]
+
+
+def _make_optimizer(base_rate: float, step: tf.Variable,
+                    config: config_lib.Config) -> keras.optimizers.Optimizer:
+  # A callable learning rate reads the shared step, so both optimizers follow
+  # one schedule even though the discriminator skips the pretraining steps.
+  optimizer = keras.optimizers.Adam(
+      learning_rate=lambda: learning_rate_at(step, base_rate, config.optim,
+                                             config.train.train_steps),
+      beta_1=config.optim.beta_1, beta_2=config.optim.beta_2,
+      weight_decay=config.optim.weight_decay or None)
+  if config.optim.weight_decay:
+    optimizer.exclude_from_weight_decay(var_names=_NOT_DECAYED)
+  if config.train.mixed_precision == "float16":
+    # float16 gradients underflow without loss scaling; bfloat16 has float32's
+    # exponent range and needs none.
+    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+  return optimizer
+
+
+def build_state(config: config_lib.Config,
+                strategy: tf.distribute.Strategy,
+                num_labels: int = 0) -> TrainState:
+  """Builds models, optimizers (with their slots) and the step counter.
+
+  Optimizer variables are built eagerly so that a checkpoint restores into
+  them immediately instead of waiting for the first step.
+
+  Args:
+    config: the run's config.
+    strategy: the models and optimizers are built under its scope.
+    num_labels: class labels in the data, for the label head that
+      --label_weight > 0 adds.
+  """
+  if config.train.mixed_precision == hardware.AUTO:
+    config = resolve_precision(config)
+  set_precision_policy(config.train.mixed_precision)
+  seed = config.train.seed
+  synchronized = (config.model.sync_batch_norm and
+                  strategy.num_replicas_in_sync > 1)
+  with strategy.scope():
+    keras.utils.set_random_seed(seed)
+    generator = networks.build_generator(config, seed=seed,
+                                       synchronized=synchronized)
+    discriminator = networks.build_discriminator(config, seed=seed + 1,
+                                               synchronized=synchronized)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    gen_optimizer = _make_optimizer(config.optim.gen_learning_rate, step,
+                                    config)
+    disc_optimizer = _make_optimizer(config.optim.disc_learning_rate, step,
+                                     config)
+    # A pretrained encoder gets an Adam of its own: Adam's bias correction
+    # counts the optimizer's steps, so an encoder thawed after
+    # --freeze_encoder_steps under the generator's optimizer would start with
+    # zero moments but no correction, and its first updates would be many
+    # times the learning rate (about 12x after 1,000 frozen steps).
+    encoder = encoder_unet.find_encoder(generator)
+    encoder_optimizer = None
+    decoder_variables = generator.trainable_variables
+    if encoder is not None:
+      encoder_ids = {id(v) for v in encoder.trainable_variables}
+      decoder_variables = [v for v in generator.trainable_variables
+                           if id(v) not in encoder_ids]
+      encoder_optimizer = _make_optimizer(config.optim.gen_learning_rate,
+                                          step, config)
+      encoder_optimizer.build(encoder.trainable_variables)
+    label_head = None
+    if config.loss.label_weight:
+      label_head = label_head_lib.build_label_head(config, num_labels,
+                                                   seed=seed + 2)
+      decoder_variables = decoder_variables + label_head.trainable_variables
+    gen_optimizer.build(decoder_variables)
+    disc_optimizer.build(discriminator.trainable_variables)
+    class_weights = None
+    if config.model.ab_head == "classes" and config.loss.rebalance_mix < 1:
+      class_weights = tf.Variable(
+          tf.ones([ab_classes.num_classes()]), trainable=False,
+          name="class_weights")
+  return TrainState(generator, discriminator, gen_optimizer, disc_optimizer,
+                    step, encoder_optimizer, class_weights, label_head)
+
+
+def make_train_step(state: TrainState, config: config_lib.Config,
+                    global_batch_size: int,
+                    adversarial: bool = True,
+                    freeze_encoder: bool = False) -> Callable[..., Dict]:
+  """Returns the per-replica step `(l_channel, ab_real[, label]) -> scalars`.
+
+  Args:
+    state: the models and optimizers the step updates.
+    config: loss settings.
+    global_batch_size: batch size summed over replicas, for loss averaging.
+    adversarial: False gives the reconstruction-only pretraining step, which
+      leaves the discriminator untouched.
+    freeze_encoder: the step trains the generator's decoder only: its
+      pretrained encoder gets no gradient and its BatchNorm runs in inference
+      mode (statistics used, not updated; see encoder_unet.frozen_encoder).
+      The encoder has its own optimizer (state.encoder_optimizer), which
+      takes no step while it is frozen, so its first update after thawing
+      is a fresh Adam's.
+
+  Returns:
+    A function for `strategy.run`. Its dict holds this replica's share of
+    each loss; summing over replicas gives the global-batch mean.
+
+  Raises:
+    ValueError: for freeze_encoder with a generator without an encoder.
+  """
+  generator, discriminator = state.generator, state.discriminator
+  gen_optimizer, disc_optimizer = state.gen_optimizer, state.disc_optimizer
+  loss_config = config.loss
+  if freeze_encoder:
+    encoder_unet.require_encoder(generator)  # Fails now, not when traced.
+  encoder = encoder_unet.find_encoder(generator)
+  encoder_ids = ({id(v) for v in encoder.trainable_variables}
+                 if encoder is not None else set())
+  # What the losses read besides the decoded a*b*: a class head's logits,
+  # the bottleneck features the label head classifies.
+  class_head = ab_classes.has_class_head(generator)
+  label_head = state.label_head
+  extra_layers = ([ab_classes.LOGITS_LAYER] if class_head else []) + (
+      [label_head_lib.bottleneck_layer_name(config)]
+      if label_head is not None else [])
+  view = (networks.with_layer_outputs(generator, extra_layers) if extra_layers
+          else None)
+
+  def train_step(l_channel, ab_real, label=None):
+    # Python state read while tracing: the whole traced step sees it.
+    with (encoder_unet.frozen_encoder(generator) if freeze_encoder
+          else contextlib.nullcontext()):
+      return _train_step(l_channel, ab_real, label)
+
+  def _train_step(l_channel, ab_real, label):
+    if (label is None) != (label_head is None):
+      raise ValueError("--label_weight > 0 needs labelled batches, and only "
+                       "it: make_datasets(with_labels=...) must match.")
+    # Without the encoder's variables while it is frozen.
+    gen_variables = generator.trainable_variables
+    if label_head is not None:
+      gen_variables = gen_variables + label_head.trainable_variables
+    with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
+      recon_per_example = None
+      if view is None:
+        ab_fake = generator(l_channel, training=True)  # [B, H, W, 2]
+      else:
+        ab_fake, *extra = view(l_channel, training=True)  # [B, H, W, 2], ...
+        if class_head:
+          ab_logits = extra.pop(0)  # [B, H/2, W/2, Q]
+          recon_per_example = ab_classes.cross_entropy_per_example(
+              ab_logits, ab_real, state.class_weights)
+      disc_fake_logits = None
+      if adversarial:
+        disc_real_logits = discriminator([l_channel, ab_real], training=True)
+        disc_fake_logits = discriminator([l_channel, ab_fake], training=True)
+      gen_losses = losses.generator_loss(
+          disc_fake_logits, ab_fake, ab_real, global_batch_size,
+          gan_loss=loss_config.gan_loss, recon_loss=loss_config.recon_loss,
+          recon_weight=loss_config.recon_weight,
+          gan_weight=loss_config.gan_weight if adversarial else 0.0,
+          recon_per_example=recon_per_example)
+      if label_head is not None:
+        label_logits = label_head(extra.pop(0), training=True)  # [B, K]
+        gen_losses["label_xent"] = losses.average(
+            label_head_lib.cross_entropy_per_example(label_logits, label),
+            global_batch_size)
+        gen_losses["label_accuracy"] = losses.average(
+            label_head_lib.correct_per_example(label_logits, label),
+            global_batch_size)
+        gen_losses["gen_total"] += (loss_config.label_weight *
+                                    gen_losses["label_xent"])
+      scaled_gen_loss = gen_optimizer.scale_loss(gen_losses["gen_total"])
+      if adversarial:
+        disc_losses = losses.discriminator_loss(
+            disc_real_logits, disc_fake_logits, global_batch_size,
+            gan_loss=loss_config.gan_loss,
+            label_smoothing=loss_config.label_smoothing)
+        scaled_disc_loss = disc_optimizer.scale_loss(disc_losses["disc_total"])
+
+    gen_gradients = gen_tape.gradient(scaled_gen_loss, gen_variables)
+    pairs = list(zip(gen_gradients, gen_variables))
+    gen_optimizer.apply_gradients(
+        [(g, v) for g, v in pairs if id(v) not in encoder_ids])
+    encoder_pairs = [(g, v) for g, v in pairs if id(v) in encoder_ids]
+    if encoder_pairs:  # Empty while the encoder is frozen.
+      state.encoder_optimizer.apply_gradients(encoder_pairs)
+    scalars = dict(gen_losses)
+    if adversarial:
+      disc_gradients = disc_tape.gradient(scaled_disc_loss,
+                                          discriminator.trainable_variables)
+      disc_optimizer.apply_gradients(
+          zip(disc_gradients, discriminator.trainable_variables))
+      scalars.update(disc_losses)
+      scalars["disc_real_mean"] = losses.mean_discriminator_output(
+          disc_real_logits, global_batch_size, loss_config.gan_loss)
+      scalars["disc_fake_mean"] = losses.mean_discriminator_output(
+          disc_fake_logits, global_batch_size, loss_config.gan_loss)
+    return scalars
+
+  return train_step
+
+
+def make_distributed_step(strategy: tf.distribute.Strategy,
+                          replica_step: Callable[..., Dict],
+                          step_counter: tf.Variable,
+                          jit_compile: bool = False,
+                          steps_per_execution: int = 1) -> Callable[..., Dict]:
+  """Wraps a replica step into `fn(iterator, num_steps) -> global scalars`.
+
+  Runs num_steps steps in one tf.function call (steps_per_execution, which
+  TPUs need to stay busy) and returns the scalars of the last one, summed
+  over replicas, i.e. means over the global batch.
+  """
+  if jit_compile:
+    # XLA compiles the per-replica computation; the cross-replica reduction
+    # stays outside, where every strategy supports it.
+    replica_step = tf.function(replica_step, jit_compile=True)
+
+  def one_step(iterator):
+    # (l_channel, ab_real), or (l_channel, ab_real, label) with a label head.
+    batch = next(iterator)
+    per_replica = strategy.run(replica_step, args=tuple(batch))
+    step_counter.assign_add(1)
+    return {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+            for name, value in per_replica.items()}
+
+  @tf.function
+  def distributed_steps(iterator, num_steps):
+    scalars = one_step(iterator)
+    if steps_per_execution > 1:  # Python-level: no loop is traced for 1.
+      for _ in tf.range(num_steps - 1):
+        scalars = one_step(iterator)
+    return scalars
+
+  return distributed_steps

@@ -1,0 +1,537 @@
+"""Tests for colorizer.evaluation.evaluate_lib, colorizer.evaluation.fid and the evaluate binary.
+
+One tiny untrained generator is exported once per module, and one tiny model
+dir is trained for 2 steps; both are scored on a folder of generated images
+of different sizes and on the demo scenes. The numbers are checked against
+colorizer.evaluation.metrics called directly, and against a predictor that returns the
+truth.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow as tf
+
+from colorizer import color
+from colorizer import config as config_lib
+from colorizer.evaluation import eval_images
+from colorizer.evaluation import evaluate_lib
+from colorizer.evaluation import evaluate_report
+from colorizer.serving import export
+from colorizer.evaluation import fid
+from colorizer.evaluation import metrics
+from colorizer import progress
+from colorizer.evaluation import stats
+from colorizer.training import train
+from tests import conftest
+
+# Two images share a size so that batching by size is exercised.
+IMAGE_SIZES = ((40, 56), (40, 56), (33, 47), (64, 32), (24, 24), (48, 40))
+FLOAT_KEYS = ("psnr", "ssim", "delta_e2000", "colorfulness",
+              "colorfulness_true", "delta_colorfulness", "auc",
+              "accuracy_2pct")
+
+
+def _images():
+  return [conftest.random_photo(height, width, seed=index)
+          for index, (height, width) in enumerate(IMAGE_SIZES)]
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+  root = tmp_path_factory.mktemp("eval_images")
+  for index, rgb_uint8 in enumerate(_images()):
+    Image.fromarray(rgb_uint8).save(root / f"image_{index}.png")
+  return str(root)
+
+
+@pytest.fixture(scope="module")
+def trained_model_dir(tmp_path_factory):
+  model_dir = str(tmp_path_factory.mktemp("run"))
+  train.train_and_evaluate(
+      config_lib.tiny().replace(train={"train_steps": 2}), model_dir)
+  return model_dir
+
+
+@pytest.fixture(scope="module")
+def saved_model(trained_model_dir, tmp_path_factory):
+  """The trained checkpoint, exported: savedmodels/tiny/1 at step 2."""
+  base_dir = str(tmp_path_factory.mktemp("savedmodels"))
+  export.export_from_model_dir(trained_model_dir, name="tiny",
+                               base_dir=base_dir)
+  return os.path.join(base_dir, "tiny")
+
+
+def _true_ab_predictor(images):
+  """A 'model' that returns each image's true a*b*, looked up by its L*."""
+  table = {}
+  for rgb_uint8 in images:
+    lab = color.rgb_to_lab(color.rgb_uint8_to_float(rgb_uint8[None])).numpy()
+    table[lab[..., :1].tobytes()] = lab[..., 1:]
+
+  def predict_ab(l_star):
+    return np.concatenate([table[l_star[index:index + 1].numpy().tobytes()]
+                           for index in range(l_star.shape[0])])
+
+  return predict_ab
+
+
+def test_a_model_that_outputs_the_truth_scores_perfectly():
+  images = _images()
+  result = evaluate_lib.score_images(_true_ab_predictor(images), images,
+                                     batch_size=4)
+  assert result.num_images == len(images)
+  assert result.model["delta_e2000"] == pytest.approx(0.0, abs=1e-9)
+  assert result.model["auc"] == pytest.approx(1.0)
+  assert result.model["accuracy_2pct"] == 1.0
+  # Lab -> sRGB of the truth's own Lab is exact to float32: PSNR hits the cap.
+  assert result.model["psnr"] == pytest.approx(100.0)
+  assert result.model["ssim"] == pytest.approx(1.0, abs=1e-6)
+  assert result.model["delta_colorfulness"] == pytest.approx(0.0, abs=1e-3)
+  assert result.gray["delta_e2000"] > 1.0 and result.gray["auc"] < 1.0
+  assert [evaluate_report.better(name, result.model[name], result.gray[name])
+          for name in ("psnr", "delta_e2000", "auc")] == ["model"] * 3
+
+
+def test_gray_baseline_equals_colorizer_metrics_on_gray_images():
+  images = _images()
+  seen_shapes = []
+
+  def zero_ab(l_star):
+    seen_shapes.append(tuple(l_star.shape))
+    return tf.zeros(tuple(l_star.shape[:3]) + (2,))
+
+  result = evaluate_lib.score_images(zero_ab, images, batch_size=2)
+  # Full resolution: every image reaches the model at its own size, and
+  # only equal sizes share a batch.
+  assert seen_shapes == [(2, 40, 56, 1), (1, 33, 47, 1), (1, 64, 32, 1),
+                         (1, 24, 24, 1), (1, 48, 40, 1)]
+  # The same numbers, computed image by image with colorizer.evaluation.metrics.
+  per_image = {"psnr": [], "ssim": [], "colorfulness": [],
+               "colorfulness_true": []}
+  delta_e, ab_gray, ab_true = [], [], []
+  rgb_gray_pixels, rgb_true_pixels = [], []
+  for rgb_uint8 in images:
+    rgb_true = rgb_uint8[None].astype(np.float64) / 255.0
+    lab_true = color.rgb_to_lab(color.rgb_uint8_to_float(rgb_uint8[None]))
+    lab_gray = np.concatenate([lab_true[..., :1],
+                               np.zeros_like(lab_true[..., 1:])], -1)
+    rgb_gray = color.lab_to_rgb(lab_gray).numpy()
+    per_image["psnr"].append(metrics.psnr(rgb_gray, rgb_true)[0])
+    per_image["ssim"].append(metrics.ssim(rgb_gray, rgb_true)[0])
+    per_image["colorfulness"].append(metrics.colorfulness(rgb_gray)[0])
+    per_image["colorfulness_true"].append(
+        metrics.colorfulness(rgb_uint8[None])[0])
+    delta_e.append(metrics.ciede2000(lab_gray, lab_true.numpy()).ravel())
+    ab_gray.append(lab_gray[..., 1:].reshape(-1, 2))
+    ab_true.append(lab_true.numpy()[..., 1:].reshape(-1, 2))
+    rgb_gray_pixels.append(rgb_gray.reshape(-1, 3))
+    rgb_true_pixels.append(rgb_true.reshape(-1, 3))
+  expected = {name: np.mean(values) for name, values in per_image.items()}
+  expected["delta_colorfulness"] = abs(expected["colorfulness"] -
+                                       expected["colorfulness_true"])
+  expected["delta_e2000"] = np.concatenate(delta_e).mean()
+  expected["auc"] = metrics.ab_error_auc(np.concatenate(ab_gray),
+                                         np.concatenate(ab_true))
+  expected["accuracy_2pct"] = metrics.pixel_accuracy(
+      np.concatenate(rgb_gray_pixels), np.concatenate(rgb_true_pixels))
+  for name in FLOAT_KEYS:
+    assert result.gray[name] == pytest.approx(expected[name], rel=1e-6), name
+  # The model here is gray too: both columns agree.
+  for name in FLOAT_KEYS:
+    assert result.model[name] == pytest.approx(result.gray[name], rel=1e-6)
+  assert result.model["fid"] is None and result.gray["fid"] is None
+  assert result.fid_note.startswith("not computed")
+
+
+def _check_all_metrics(values):
+  assert set(values) == set(FLOAT_KEYS) | {"fid"}
+  for name in FLOAT_KEYS:
+    assert np.isfinite(values[name]), name
+
+
+def test_saved_model_on_a_folder_of_different_sizes(saved_model, image_folder,
+                                                    monkeypatch, tmp_path):
+  def offline(weights):
+    raise fid.InceptionUnavailableError(f"{weights}: name resolution failed")
+
+  # --fid_weights=imagenet without a network: FID is null, never a number.
+  monkeypatch.setattr(fid, "build_inception", offline)
+  output_dir = str(tmp_path / "out")
+  result, paths = evaluate_lib.evaluate(
+      model_path=saved_model, dataset=f"folder:{image_folder}", split="all",
+      output_dir=output_dir, contact_sheet_images=3, fid_weights="imagenet",
+      progress_stream=None)
+  assert result.num_images == len(IMAGE_SIZES)
+  _check_all_metrics(result.model)
+  _check_all_metrics(result.gray)
+  assert result.info["model"] == os.path.join(saved_model, "1")
+  assert result.info["step"] == 2
+  with open(paths["json"]) as f:
+    report = json.load(f)
+  assert report["metrics"]["model"]["fid"] is None
+  assert report["metrics"]["gray_baseline"]["fid"] is None
+  assert report["fid_note"].startswith("not computed: imagenet")
+  assert report["num_images"] == len(IMAGE_SIZES)
+  # The mean per-image gain over gray is the gap between the means; its
+  # interval comes from the per-image differences.
+  gain, half_width = result.psnr_gain
+  assert gain == pytest.approx(result.model["psnr"] - result.gray["psnr"])
+  assert half_width > 0
+  assert report["psnr_gain_over_gray"] == pytest.approx(gain)
+  assert report["psnr_gain_ci95_half_width"] == pytest.approx(half_width)
+  assert (f"PSNR gain over gray: {gain:+.2f} dB, 95% interval "
+          f"{gain - half_width:+.2f} to {gain + half_width:+.2f} (paired per "
+          "image).") in evaluate_report.format_table(result).splitlines()
+  # The CIEDE2000 reduction pools pixels, as delta_e2000 does, so its mean
+  # is the gap between the pooled values even with images of mixed sizes.
+  reduction, reduction_half_width = result.delta_e_reduction
+  assert reduction == pytest.approx(
+      result.gray["delta_e2000"] - result.model["delta_e2000"])
+  assert reduction_half_width > 0
+  assert report["delta_e2000_reduction_from_gray"] == pytest.approx(reduction)
+  assert report["delta_e2000_reduction_ci95_half_width"] == pytest.approx(
+      reduction_half_width)
+  assert (f"CIEDE2000 reduction from gray: {reduction:+.2f}, 95% interval "
+          f"{reduction - reduction_half_width:+.2f} to "
+          f"{reduction + reduction_half_width:+.2f} (paired per image).") in (
+              evaluate_report.format_table(result).splitlines())
+  colorfulness, colorfulness_half_width = result.colorfulness_interval
+  assert colorfulness == pytest.approx(result.model["colorfulness"])
+  assert report["colorfulness_ci95_half_width"] == pytest.approx(
+      colorfulness_half_width) and colorfulness_half_width > 0
+  assert report["colorfulness_category"] == {
+      "model": metrics.colorfulness_category(result.model["colorfulness"]),
+      "truth": metrics.colorfulness_category(
+          result.model["colorfulness_true"])}
+  sheet = np.asarray(Image.open(paths["contact_sheet"]))
+  row_height = evaluate_report.MIN_ROW_HEIGHT  # The tallest image is 64 px.
+  assert sheet.shape[0] == 3 * row_height + 2 * 4
+  events = conftest.summary_events(paths["tensorboard"])
+  assert events["eval_full/psnr"] == [(2, pytest.approx(result.model["psnr"]))]
+  assert events["eval_full/psnr_gain_over_gray"] == [(2, pytest.approx(gain))]
+  assert events["eval_full/delta_e2000_reduction_from_gray"] == [
+      (2, pytest.approx(reduction))]
+  assert events["eval_full/gray/delta_e2000"] == [
+      (2, pytest.approx(result.gray["delta_e2000"]))]
+  assert "eval_full/fid" not in events
+  assert "eval_full/gray_output_truth" in events
+
+
+def test_the_checkpoint_and_its_savedmodel_score_the_same(
+    trained_model_dir, saved_model, tmp_path):
+  from_dir, _ = evaluate_lib.evaluate(
+      model_dir=trained_model_dir, num_images=6, progress_stream=None)
+  assert from_dir.info["step"] == 2 and from_dir.info["dataset"] == "demo"
+  assert from_dir.num_images == 6
+  _check_all_metrics(from_dir.model)
+  # Reports default to the model dir, beside train/ and eval/.
+  assert os.path.exists(os.path.join(trained_model_dir, "metrics.json"))
+  assert os.path.isdir(os.path.join(trained_model_dir, "eval_full"))
+  # The SavedModel's colorize_lab signature gives the same numbers on the
+  # same (demo validation) images.
+  from_export, _ = evaluate_lib.evaluate(
+      model_path=saved_model, num_images=6, output_dir=str(tmp_path),
+      progress_stream=None)
+  assert from_export.info["dataset"] == "demo"
+  for name in FLOAT_KEYS:
+    assert from_export.model[name] == pytest.approx(from_dir.model[name],
+                                                    rel=1e-3, abs=1e-3), name
+    assert from_export.gray[name] == from_dir.gray[name]
+
+
+def _mean_color_features(rgb):
+  """A stand-in for Inception: per-image channel means and deviations."""
+  rgb = np.asarray(rgb, np.float64)
+  return np.concatenate([rgb.mean(axis=(1, 2)), rgb.std(axis=(1, 2))], -1)
+
+
+def test_fid_plumbing_with_a_stand_in_feature_model():
+  images = _images()
+  perfect = evaluate_lib.score_images(_true_ab_predictor(images), images,
+                                      feature_fn=_mean_color_features)
+  assert perfect.model["fid"] == pytest.approx(0.0, abs=1e-6)
+  assert perfect.gray["fid"] > 1e-3
+  assert "only 6 images" in perfect.fid_note
+  one = evaluate_lib.score_images(_true_ab_predictor(images), images[:1],
+                                  feature_fn=_mean_color_features)
+  assert one.model["fid"] is None and one.gray["fid"] is None
+  assert "at least 2 images" in one.fid_note
+
+
+def test_low_rank_frechet_distance_equals_the_reference_formula():
+  rng = np.random.RandomState(0)
+  for num_a, num_b, dim in ((4, 4, 64), (5, 7, 16), (30, 20, 8)):
+    features_a = rng.randn(num_a, dim) * 2.0 + 1.0
+    features_b = rng.randn(num_b, dim)
+    expected = stats.frechet_distance(
+        *stats.activation_statistics(features_a),
+        *stats.activation_statistics(features_b))
+    # The reference takes square roots of eigenvalues that are zero up to
+    # round-off (rank-deficient covariances): it is the less exact of the two.
+    assert fid.low_rank_frechet_distance(features_a, features_b) == (
+        pytest.approx(expected, rel=1e-6))
+  with pytest.raises(ValueError):
+    fid.low_rank_frechet_distance(rng.randn(1, 8), rng.randn(3, 8))
+
+
+def test_a_missing_fid_weights_file_stops_before_any_work(tmp_path):
+  with pytest.raises(ValueError, match="no such file"):
+    evaluate_lib.evaluate(model_path=str(tmp_path / "no_model"),
+                          fid_weights=str(tmp_path / "missing.h5"))
+
+
+def test_fid_with_a_real_inception_v3_weights_file(saved_model, tmp_path):
+  """The real Inception-v3 (random weights, saved by the test): ~10 s on CPU."""
+  import keras  # pylint: disable=g-import-not-at-top
+  weights_path = str(tmp_path / "inception.weights.h5")
+  keras.applications.InceptionV3(include_top=False, pooling="avg",
+                                 weights=None).save_weights(weights_path)
+  result, _ = evaluate_lib.evaluate(
+      model_path=saved_model, num_images=4, fid_weights=weights_path,
+      output_dir=str(tmp_path / "out"), progress_stream=None)
+  assert np.isfinite(result.model["fid"]) and result.model["fid"] >= 0.0
+  assert np.isfinite(result.gray["fid"])
+  assert "only 4 images" in result.fid_note
+
+
+def test_batches_keep_order_and_split_on_size_count_and_pixels():
+  images = [np.full([10, 10, 3], index, np.uint8) for index in range(5)]
+  images.insert(2, np.zeros([10, 12, 3], np.uint8))
+  batches = list(eval_images.batches_by_size(images, batch_size=2,
+                                              max_pixels=1000))
+  assert [batch.shape[:3] for batch in batches] == [
+      (2, 10, 10), (1, 10, 12), (2, 10, 10), (1, 10, 10)]
+  assert [int(image[0, 0, 0]) for batch in batches for image in batch] == [
+      0, 1, 0, 2, 3, 4]
+  budget = list(eval_images.batches_by_size(images[3:], batch_size=8,
+                                             max_pixels=250))
+  assert [len(batch) for batch in budget] == [2, 1]
+
+
+def test_make_contact_sheet_brings_rows_to_one_height():
+  small = np.zeros([20, 30, 3], np.uint8)
+  tall = np.full([300, 100, 3], 128, np.uint8)
+  sheet = evaluate_report.make_contact_sheet([(small,) * 3, (tall,) * 3])
+  height = evaluate_report.MAX_ROW_HEIGHT  # The tallest, clamped.
+  # The small image's row, enlarged to that height, is the widest.
+  assert sheet.shape == (2 * height + 4, 3 * (30 * height // 20) + 8, 3)
+  with pytest.raises(ValueError):
+    evaluate_report.make_contact_sheet([])
+
+
+def test_progress_log_shows_count_rate_and_eta():
+  now = [0.0]
+  lines = []
+
+  class Stream:
+    write = lines.append
+    flush = staticmethod(lambda: None)
+
+  log = progress.ProgressLog(100, Stream(), interval_s=10.0,
+                             clock=lambda: now[0])
+  now[0] = 5.0
+  log.advance(10)
+  assert not lines  # Not due yet.
+  now[0] = 10.0
+  log.advance(10)
+  assert lines[-1].strip() == ("evaluated 20/100 images (20%) | 2.0 img/s | "
+                               "elapsed 0:10 | ETA 0:40")
+  unknown = progress.ProgressLog(None, Stream(), clock=lambda: now[0])
+  unknown.advance(3)
+  unknown.finish()
+  assert lines[-1].startswith("evaluated 3 images |")
+
+
+def test_default_output_dir_never_writes_into_a_savedmodel():
+  assert evaluate_report.default_output_dir(
+      model_dir="runs/demo") == "runs/demo"
+  assert evaluate_report.default_output_dir(
+      "savedmodels/demo/3") == os.path.join("runs", "eval", "demo_v3")
+
+
+def test_argument_errors(saved_model, trained_model_dir):
+  with pytest.raises(ValueError, match="exactly one"):
+    evaluate_lib.evaluate()
+  with pytest.raises(ValueError, match="exactly one"):
+    evaluate_lib.evaluate(model_path=saved_model, model_dir=trained_model_dir)
+  with pytest.raises(ValueError, match="--split"):
+    evaluate_lib.evaluate(model_path=saved_model, split="test")
+  with pytest.raises(ValueError, match="--dataset"):
+    evaluate_lib.evaluate(model_path=saved_model, dataset="nonsense:x")
+
+
+def test_binary_end_to_end(saved_model, image_folder, tmp_path):
+  output_dir = tmp_path / "report"
+  result = subprocess.run(
+      [sys.executable, "-m", "pipelines.evaluate", f"--model={saved_model}",
+       f"--dataset=folder:{image_folder}", "--split=all",
+       f"--output_dir={output_dir}", "--contact_sheet_images=2"],
+      capture_output=True, text=True, timeout=300, cwd=conftest.REPO_ROOT,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert result.returncode == 0, result.stderr[-3000:]
+  header = next(line for line in result.stdout.splitlines()
+                if line.startswith("metric"))
+  assert header.split() == ["metric", "model", "gray", "baseline", "better?"]
+  assert "CIEDE2000" in result.stdout and "not computed" in result.stdout
+  assert "evaluated 6/6 images" in result.stderr
+  with open(output_dir / "metrics.json") as f:
+    assert json.load(f)["num_images"] == len(IMAGE_SIZES)
+  assert (output_dir / "contact_sheet.png").exists()
+
+
+def test_black_and_white_truths_are_left_out_and_counted(saved_model,
+                                                         tmp_path):
+  folder = tmp_path / "mixed"
+  folder.mkdir()
+  photos = _images()[:3]
+  for index, rgb_uint8 in enumerate(photos):
+    Image.fromarray(rgb_uint8).save(folder / f"color_{index}.png")
+    gray = np.repeat(rgb_uint8.mean(-1, keepdims=True), 3, -1)
+    Image.fromarray(gray.astype(np.uint8)).save(folder / f"gray_{index}.png")
+  kept, _ = evaluate_lib.evaluate(
+      model_path=saved_model, dataset=f"folder:{folder}", split="all",
+      output_dir=str(tmp_path / "kept"), progress_stream=None)
+  assert kept.num_images == 3
+  assert kept.info["grayscale_images_left_out"] == 3
+  assert np.isfinite(kept.gray["psnr"])
+  every, _ = evaluate_lib.evaluate(
+      model_path=saved_model, dataset=f"folder:{folder}", split="all",
+      output_dir=str(tmp_path / "all"), skip_grayscale=False,
+      progress_stream=None)
+  assert every.num_images == 6
+  # A gray truth is the gray baseline itself: its PSNR hits the 100 dB cap.
+  assert every.gray["psnr"] > kept.gray["psnr"] + 20
+  # --num_images counts the images kept.
+  two, _ = evaluate_lib.evaluate(
+      model_path=saved_model, dataset=f"folder:{folder}", split="all",
+      num_images=2, output_dir=str(tmp_path / "two"), progress_stream=None)
+  assert two.num_images == 2
+
+
+def _write_decode_report(report_dir, temperature, rebalance, psnr,
+                         colorfulness=20.0, delta_e2000=9.0, saturation=None,
+                         half_widths=None):
+  """One decode's metrics.json against a gray baseline of PSNR 24.5 and
+  CIEDE2000 10 (truth colorfulness 30). saturation None: a report from
+  before --decode_saturation, which decoded without it; half_widths None: one
+  from before the intervals, else their (PSNR gain, CIEDE2000 reduction,
+  colorfulness) half-widths.
+  """
+  run_dir = report_dir / f"T{temperature}_B{rebalance}_S{saturation}"
+  run_dir.mkdir()
+  values = {"psnr": psnr, "delta_e2000": delta_e2000,
+            "colorfulness": colorfulness, "colorfulness_true": 30.0,
+            "delta_colorfulness": abs(colorfulness - 30.0)}
+  gray = dict(values, psnr=24.5, delta_e2000=10.0, colorfulness=0.0,
+              delta_colorfulness=30.0)
+  report = {"decode_temperature": temperature, "decode_rebalance": rebalance,
+            "metrics": {"model": values, "gray_baseline": gray}}
+  if saturation is not None:
+    report["decode_saturation"] = saturation
+  if half_widths is not None:
+    report.update(psnr_gain_over_gray=psnr - 24.5,
+                  psnr_gain_ci95_half_width=half_widths[0],
+                  delta_e2000_reduction_from_gray=10.0 - delta_e2000,
+                  delta_e2000_reduction_ci95_half_width=half_widths[1],
+                  colorfulness_ci95_half_width=half_widths[2])
+  (run_dir / "metrics.json").write_text(json.dumps(report))
+
+
+def test_decode_table_lists_each_report_against_gray_and_applies_the_rule(
+    tmp_path):
+  from docs import decode_table  # pylint: disable=g-import-not-at-top
+  _write_decode_report(tmp_path, 1.0, 0.0, 25.0, colorfulness=18.0)
+  _write_decode_report(tmp_path, 0.38, 1.5, 24.0, colorfulness=29.0)
+  _write_decode_report(tmp_path, 0.38, 0.5, 25.2, colorfulness=22.0,
+                       delta_e2000=10.5)  # Worse than gray on ΔE.
+  _write_decode_report(tmp_path, 1.0, 0.0, 24.9, colorfulness=24.0,
+                       saturation=1.5)  # Too close to gray.
+  lines = decode_table.markdown(str(tmp_path)).splitlines()
+  assert len(lines) == 10
+  assert lines[2].startswith("| 0.38 | 0.5 | 1 | 25.20 (24.50) | +0.70 |")
+  assert lines[3].startswith("| 0.38 | 1.5 | 1 | 24.00 (24.50) | -0.50 |")
+  assert lines[4].startswith("| 1 | 0 | 1 | 25.00 (24.50) | +0.50 |")
+  assert lines[5].startswith("| 1 | 0 | 1.5 | 24.90 (24.50) | +0.40 |")
+  # Reports without intervals cannot show a clear lead: the rule picks none.
+  assert lines[7].startswith("Rule (") and lines[7].endswith(
+      ": no decode qualifies.")
+  # The first rule: the only decode 0.5 dB above gray with a lower ΔE.
+  assert lines[8].startswith("First rule (") and lines[8].endswith(
+      ": T 1, rebalance 0, saturation 1.")
+
+
+def test_decode_table_rule_needs_clear_gains_and_the_truth_s_colorfulness(
+    tmp_path):
+  from docs import decode_table  # pylint: disable=g-import-not-at-top
+  # Truth colorfulness 30: "moderately colorful" from 24 to 39.
+  for saturation, psnr, colorfulness, delta_e2000, half_widths in (
+      (1.0, 25.5, 20.0, 9.0, (0.2, 0.2, 0.5)),  # Too dull.
+      (1.25, 25.45, 24.4, 9.0, (0.2, 0.2, 0.5)),  # Interval reaches 23.9.
+      (1.3, 25.2, 25.0, 9.0, (0.2, 0.2, 0.5)),  # Chosen.
+      (1.5, 25.3, 26.0, 9.0, (0.9, 0.2, 0.5)),  # PSNR interval reaches 0.
+      (1.75, 25.4, 27.0, 9.9, (0.2, 0.2, 0.5)),  # CIEDE2000's too.
+      (2.0, 24.9, 29.0, 9.0, (0.2, 0.2, 0.5))):  # Less PSNR.
+    _write_decode_report(tmp_path, 0.38, 0, psnr, colorfulness, delta_e2000,
+                         saturation, half_widths)
+  _write_decode_report(tmp_path, 1.0, 0, 26.0, 25.0, 9.0, 1.0)  # No intervals.
+  found = decode_table.rows(str(tmp_path))
+  assert [row[2] for row in found] == [1.0, 1.25, 1.3, 1.5, 1.75, 2.0, 1.0]
+  assert [decode_table.confident(row) for row in found] == [
+      True, True, True, False, False, True, False]
+  assert [decode_table.in_truth_category(row) for row in found] == [
+      False, False, True, True, True, True, False]
+  assert decode_table.choose(found)[2] == 1.3
+  lines = decode_table.markdown(str(tmp_path)).splitlines()
+  # The chosen decode in bold, with its intervals; none where a report has
+  # none.
+  assert lines[4] == (
+      "| **0.38** | **0** | **1.3** | **25.20 (24.50)** | **+0.70 ± 0.20** | "
+      "**9.00 (10.00)** | **-1.00 ± 0.20** | **25.0 ± 0.5 (30.0)** | "
+      "**5.0** |")
+  assert lines[8] == ("| 1 | 0 | 1 | 26.00 (24.50) | +1.50 | 9.00 (10.00) | "
+                      "-1.00 | 25.0 (30.0) | 5.0 |")
+  assert lines[10].endswith(": T 0.38, rebalance 0, saturation 1.3.")
+  # The first rule reads no intervals: 0.5 dB over gray and any ΔE below
+  # gray's, then the smallest ΔCF.
+  assert decode_table.choose_first_rule(found)[2] == 1.75
+
+
+def test_decode_table_interpolates_psnr_at_fixed_colorfulness(tmp_path):
+  from docs import decode_table  # pylint: disable=g-import-not-at-top
+  for rebalance, colorfulness, psnr in ((0, 10, 26.0), (1, 20, 25.0),
+                                        (2, 30, 24.0)):
+    _write_decode_report(tmp_path, 0.38, rebalance, psnr, colorfulness)
+  for rebalance, colorfulness in ((0, 12), (1, 22)):
+    _write_decode_report(tmp_path, 1.0, rebalance, 25.2, colorfulness)
+  found = decode_table.rows(str(tmp_path))
+  at = lambda target: decode_table.psnr_at_colorfulness(found, target)
+  assert at(15) == pytest.approx(25.5)  # The better curve: T 0.38.
+  assert at(20) == pytest.approx(25.2)  # T 1 is better here.
+  assert at(25) == pytest.approx(24.5)  # Only T 0.38 reaches it.
+  assert at(35) is None
+  assert decode_table.markdown(str(tmp_path)).splitlines()[-1] == (
+      "PSNR at colorfulness 20: 25.20, 22.5: 24.75, 25: 24.50, 27.5: 24.25, "
+      "30: 24.00.")
+  # A saturation curve from the T 0.38, rebalance 0 decode beats both.
+  _write_decode_report(tmp_path, 0.38, 0, 25.5, 30, saturation=2.0)
+  found = decode_table.rows(str(tmp_path))
+  assert decode_table.psnr_at_colorfulness(found, 20) == pytest.approx(25.75)
+  assert decode_table.psnr_at_colorfulness(found, 30) == pytest.approx(25.5)
+
+
+def test_image_offset_skips_the_first_images_of_the_split():
+  data_config = config_lib.tiny().data
+  first, total, _ = eval_images.evaluation_images(data_config, "val", 5, 0)
+  first = list(first)
+  later, later_total, _ = eval_images.evaluation_images(
+      data_config, "val", 2, 0, image_offset=3)
+  later = list(later)
+  assert total == 5 and later_total == 2 and len(later) == 2
+  for expected, image in zip(first[3:], later):
+    np.testing.assert_array_equal(expected, image)

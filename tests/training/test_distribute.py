@@ -1,0 +1,129 @@
+"""Strategies, precision and compilation give the same or finite steps."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorizer import config as config_lib
+from colorizer.training import distribute
+from colorizer.training import steps
+from colorizer.training import train
+from tests import conftest
+
+GLOBAL_BATCH = 8
+
+
+def _batch():
+  rng = np.random.RandomState(0)
+  l_channel = rng.uniform(-1, 1, [GLOBAL_BATCH, 32, 32, 1]).astype(np.float32)
+  ab = rng.uniform(-0.5, 0.5, [GLOBAL_BATCH, 32, 32, 2]).astype(np.float32)
+  return l_channel, ab
+
+
+def _one_step(strategy, config):
+  state = steps.build_state(config, strategy)
+  replica_step = steps.make_train_step(state, config, GLOBAL_BATCH)
+  distributed = steps.make_distributed_step(strategy, replica_step,
+                                            state.step,
+                                            config.train.jit_compile)
+  dataset = tf.data.Dataset.from_tensors(_batch()).unbatch().batch(
+      GLOBAL_BATCH).repeat()
+  iterator = iter(strategy.experimental_distribute_dataset(dataset))
+  scalars = distributed(iterator, tf.constant(1))
+  weights = [v.numpy() for v in state.generator.trainable_variables +
+             state.discriminator.trainable_variables]
+  return {k: float(v) for k, v in scalars.items()}, weights
+
+
+def test_mirrored_over_two_devices_matches_the_default_strategy():
+  # No dropout: its random masks differ between strategies by design.
+  config = config_lib.tiny().replace(model={"dropout": 0.0})
+  single_scalars, single_weights = _one_step(tf.distribute.get_strategy(),
+                                             config)
+  mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  assert mirrored.num_replicas_in_sync == 2
+  mirrored_scalars, mirrored_weights = _one_step(mirrored, config)
+  for name, value in single_scalars.items():
+    assert mirrored_scalars[name] == pytest.approx(value, rel=1e-4, abs=1e-5)
+  for single, replicated in zip(single_weights, mirrored_weights):
+    np.testing.assert_allclose(replicated, single, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("mixed_precision,jit_compile", [
+    ("bfloat16", False), ("none", True), ("bfloat16", True), ("float16",
+                                                               False)])
+def test_precision_and_xla_steps_stay_finite(mixed_precision, jit_compile):
+  config = config_lib.tiny().replace(
+      train={"mixed_precision": mixed_precision, "jit_compile": jit_compile})
+  try:
+    scalars, weights = _one_step(tf.distribute.get_strategy(), config)
+  finally:
+    steps.set_precision_policy("none")
+  assert all(np.isfinite(v) for v in scalars.values()), scalars
+  assert all(np.isfinite(w).all() for w in weights)
+  assert all(w.dtype == np.float32 for w in weights)  # Variables stay fp32.
+
+
+def test_steps_per_execution_runs_several_steps_per_call(tmp_path):
+  config = config_lib.tiny().replace(
+      train={"train_steps": 6, "steps_per_execution": 3, "log_every": 3,
+             "save_every": 6, "eval_every": 6})
+  assert train.train_and_evaluate(config, str(tmp_path))["step"] == 6
+
+
+def test_auto_strategy_and_chief_rules(monkeypatch):
+  monkeypatch.delenv("TF_CONFIG", raising=False)
+  monkeypatch.delenv("TPU_NAME", raising=False)
+  assert distribute._auto_strategy_name("") == "default"  # pylint: disable=protected-access
+  monkeypatch.setenv("TF_CONFIG", json.dumps(
+      {"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker",
+                                                       "index": 0}}))
+  assert distribute._auto_strategy_name("") == "multi_worker"  # pylint: disable=protected-access
+  assert distribute.is_chief(tf.distribute.get_strategy())
+  with pytest.raises(ValueError, match="--strategy='gpu'"):
+    distribute.get_strategy("gpu")
+
+
+def _free_ports(count):
+  sockets = [socket.socket() for _ in range(count)]
+  for s in sockets:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+def test_two_worker_multi_worker_mirrored_trains_and_resumes(tmp_path):
+  model_dir = str(tmp_path / "run")
+  ports = _free_ports(2)
+  cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+  flags = [f"--model_dir={model_dir}", "--preset=tiny", "--train_steps=4",
+           "--save_every=2", "--eval_every=0", "--log_every=1",
+           "--strategy=multi_worker"]
+
+  def launch(index, train_steps):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_CONFIG=json.dumps(
+        {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines.train", *flags,
+         f"--train_steps={train_steps}"], cwd=conftest.REPO_ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+  for train_steps in (4, 6):  # The second round resumes the chief's state.
+    workers = [launch(index, train_steps) for index in range(2)]
+    outputs = [w.communicate(timeout=400)[0] for w in workers]
+    for worker, output in zip(workers, outputs):
+      assert worker.returncode == 0, output[-3000:]
+    latest = tf.train.latest_checkpoint(os.path.join(model_dir,
+                                                     "checkpoints"))
+    assert latest.endswith(f"ckpt-{train_steps}"), outputs[0][-2000:]
+  assert "Resumed from" in outputs[0] and "at step 4" in outputs[0]
+  # The non-chief wrote only into its own scratch directory.
+  assert os.listdir(os.path.join(model_dir, "workers")) == ["worker_1"]

@@ -246,7 +246,7 @@ class InferenceOverrides:
 
   The decode of an --ab_head=classes model has no trained weights of its
   own, and test-time flipping none at all, so colorizer-export and
-  colorizer-evaluate (and docs.decode_grid) choose them after training.
+  colorizer-evaluate (and tools.decode_grid) choose them after training.
   None keeps the run's config value.
   """
   decode_temperature: Optional[float] = None

@@ -445,7 +445,7 @@ def _write_decode_report(report_dir, temperature, rebalance, psnr,
 
 def test_decode_table_lists_each_report_against_gray_and_applies_the_rule(
     tmp_path):
-  from docs import decode_table  # pylint: disable=g-import-not-at-top
+  from tools import decode_table  # pylint: disable=g-import-not-at-top
   _write_decode_report(tmp_path, 1.0, 0.0, 25.0, colorfulness=18.0)
   _write_decode_report(tmp_path, 0.38, 1.5, 24.0, colorfulness=29.0)
   _write_decode_report(tmp_path, 0.38, 0.5, 25.2, colorfulness=22.0,
@@ -468,7 +468,7 @@ def test_decode_table_lists_each_report_against_gray_and_applies_the_rule(
 
 def test_decode_table_rule_needs_clear_gains_and_the_truth_s_colorfulness(
     tmp_path):
-  from docs import decode_table  # pylint: disable=g-import-not-at-top
+  from tools import decode_table  # pylint: disable=g-import-not-at-top
   # Truth colorfulness 30: "moderately colorful" from 24 to 39.
   for saturation, psnr, colorfulness, delta_e2000, half_widths in (
       (1.0, 25.5, 20.0, 9.0, (0.2, 0.2, 0.5)),  # Too dull.
@@ -503,7 +503,7 @@ def test_decode_table_rule_needs_clear_gains_and_the_truth_s_colorfulness(
 
 
 def test_decode_table_interpolates_psnr_at_fixed_colorfulness(tmp_path):
-  from docs import decode_table  # pylint: disable=g-import-not-at-top
+  from tools import decode_table  # pylint: disable=g-import-not-at-top
   for rebalance, colorfulness, psnr in ((0, 10, 26.0), (1, 20, 25.0),
                                         (2, 30, 24.0)):
     _write_decode_report(tmp_path, 0.38, rebalance, psnr, colorfulness)

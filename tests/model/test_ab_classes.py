@@ -312,7 +312,7 @@ def test_decode_grid_scores_every_decode_and_tabulates_them(
   model_dir, _ = classes_model_dir
   output_dir = tmp_path / "grid"
   result = subprocess.run(
-      [sys.executable, "-m", "docs.decode_grid", f"--model_dir={model_dir}",
+      [sys.executable, "-m", "tools.decode_grid", f"--model_dir={model_dir}",
        f"--output_dir={output_dir}", "--temperatures=0.38,1",
        "--rebalances=0,2", "--saturations=1,2", "--num_images=3"],
       capture_output=True, text=True, timeout=300, cwd=REPO_ROOT,
@@ -339,7 +339,7 @@ def test_decode_grid_scores_every_decode_and_tabulates_them(
       ["| " + t, r, s] for t in ("0.38", "1") for r in "02" for s in "12"]
   assert any(line.startswith("Rule (") for line in table)
   bad = subprocess.run(
-      [sys.executable, "-m", "docs.decode_grid", f"--model_dir={model_dir}",
+      [sys.executable, "-m", "tools.decode_grid", f"--model_dir={model_dir}",
        f"--output_dir={output_dir}", "--temperatures=hot"],
       capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
   assert bad.returncode != 0

@@ -3,8 +3,8 @@
 An untrained tiny generator is exported once per module and served through
 the page: what is checked is the plumbing (every route and error, sizes,
 concurrency, the TF Serving forwarding). The binary and a real browser are
-tested in tests/test_web_browser.py, with the helpers and fixtures below;
-chromium_driver and wait_for_results also serve docs/make_web_screenshot.py.
+tested in tests/web/test_web_browser.py, with the helpers and fixtures below;
+chromium_driver and wait_for_results also serve tools/make_web_screenshot.py.
 """
 
 import base64

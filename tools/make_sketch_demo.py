@@ -2,7 +2,7 @@ r"""Trains a short sketch-mode demo run and writes docs/sketch_demo.png.
 
 Run from the repository root (about two minutes on 2 CPU cores):
 
-  python -m docs.make_sketch_demo --model_dir=/tmp/sketch_demo \
+  python -m tools.make_sketch_demo --model_dir=/tmp/sketch_demo \
       --output=docs/sketch_demo.png
 
 The run: the demo preset with --input_mode=sketch at 64 px, base 16 filters,

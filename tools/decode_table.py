@@ -1,6 +1,6 @@
 """Tabulates colorizer-evaluate JSON reports of one model's decode settings.
 
-  python -m docs.decode_table runs/cifar10/decode
+  python -m tools.decode_table runs/cifar10/decode
 
 reads every <dir>/*/metrics.json (one colorizer-evaluate run each, e.g. with
 --decode_temperature, --decode_rebalance and --decode_saturation) and
@@ -190,5 +190,5 @@ def markdown(report_dir: str) -> str:
 
 if __name__ == "__main__":
   if len(sys.argv) != 2:
-    sys.exit("usage: python -m docs.decode_table REPORT_DIR")
+    sys.exit("usage: python -m tools.decode_table REPORT_DIR")
   print(markdown(sys.argv[1]))

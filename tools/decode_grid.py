@@ -1,12 +1,12 @@
 """Scores a grid of decodes of one --ab_head=classes run, then tabulates them.
 
-  python -m docs.decode_grid --model_dir=runs/cifar10 \
+  python -m tools.decode_grid --model_dir=runs/cifar10 \
       --output_dir=runs/cifar10/decode --num_images=2000
 
 is colorizer-evaluate once per (--decode_temperature, --decode_rebalance,
 --decode_saturation) setting, in one process (TensorFlow is imported once),
 each report written to <output_dir>/T<t>_R<r>_S<s>/ without a contact
-sheet; then it prints docs.decode_table's table, the decode rule's choice
+sheet; then it prints tools.decode_table's table, the decode rule's choice
 and the PSNR at fixed colorfulness. docs/results.md chooses the cifar10
 preset's decode with it.
 """
@@ -17,7 +17,7 @@ import sys
 from absl import app
 from absl import flags
 
-from docs import decode_table
+from tools import decode_table
 
 _MODEL_DIR = flags.DEFINE_string(
     "model_dir", None, "Training model dir of an --ab_head=classes run.")

@@ -2,7 +2,7 @@ r"""Writes the demo clip that docs/video.md colorizes.
 
 Run from the repository root:
 
-  python -m docs.make_demo_clip --output=/tmp/video_demo/clip.mp4 \
+  python -m tools.make_demo_clip --output=/tmp/video_demo/clip.mp4 \
       --tiny_model_dir=/tmp/video_demo/models
 
 The clip: demo scene 2 panned slowly (1 px per frame), a cut to demo scene 5

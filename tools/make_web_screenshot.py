@@ -2,7 +2,7 @@ r"""Regenerates docs/web_screenshot.png: the colorizer-web page in Chromium.
 
 Run from the repository root (needs chromium, chromium-driver, selenium):
 
-  python -m docs.make_web_screenshot --model=savedmodels/demo \
+  python -m tools.make_web_screenshot --model=savedmodels/demo \
       --label=savedmodels/demo/1
 
 Without --model an untrained tiny model is exported to a temporary folder:
@@ -24,7 +24,7 @@ from colorizer.data import demo_data
 from colorizer.serving import export
 from colorizer.model import networks
 from colorizer.web import server
-from tests import test_web
+from tests.web import test_web
 
 _MODEL = flags.DEFINE_string("model", None, "Exported SavedModel; default an "
                              "untrained tiny one.")

@@ -13,9 +13,17 @@ In front of TF Serving (this process then needs no TensorFlow at all):
 
   colorizer-web --serving_url=http://localhost:8501/v1/models/demo:predict
 
+Under load, on a machine with more cores:
+
+  colorizer-web --model=savedmodels/demo --max_concurrent=4 --max_queue=32
+
 Exactly one of --model and --serving_url. --model is a version dir or a model
 dir (its highest integer version, as TF Serving would pick). Requests over
 --max_upload_mb get HTTP 413; the page sends one photo per request.
+--max_concurrent requests are colorized at once and up to --max_queue more
+wait, each holding its upload in memory; beyond that a request gets HTTP 503
+with a Retry-After header, so memory stays under about (max_concurrent +
+max_queue) x max_upload_mb plus the model's.
 """
 
 import sys
@@ -36,6 +44,12 @@ _PORT = flags.DEFINE_integer("port", 8080, "Port to listen on; 0 picks a "
 _MAX_UPLOAD_MB = flags.DEFINE_float(
     "max_upload_mb", 20.0, "Largest request, in MiB; larger ones get HTTP "
     "413.")
+_MAX_CONCURRENT = flags.DEFINE_integer(
+    "max_concurrent", 2, "Requests decoded and colorized at once; each holds "
+    "full-size images and the network's activations.")
+_MAX_QUEUE = flags.DEFINE_integer(
+    "max_queue", 16, "Requests that may wait for a turn; more get HTTP 503 "
+    "with a Retry-After header. 0: none wait.")
 
 
 def _fail(message: str) -> None:
@@ -52,6 +66,10 @@ def main(argv):
     _fail(f"--port={_PORT.value} must be in 0..65535.")
   if _MAX_UPLOAD_MB.value <= 0:
     _fail(f"--max_upload_mb={_MAX_UPLOAD_MB.value} must be positive.")
+  if _MAX_CONCURRENT.value < 1:
+    _fail(f"--max_concurrent={_MAX_CONCURRENT.value} must be at least 1.")
+  if _MAX_QUEUE.value < 0:
+    _fail(f"--max_queue={_MAX_QUEUE.value} must be 0 or more.")
   from colorizer.web import server  # pylint: disable=g-import-not-at-top
   try:
     if _MODEL.value:
@@ -61,7 +79,8 @@ def main(argv):
   except ValueError as error:
     _fail(str(error))
   page = server.create_app(
-      colorize_fn, max_upload_bytes=int(_MAX_UPLOAD_MB.value * 2**20))
+      colorize_fn, max_upload_bytes=int(_MAX_UPLOAD_MB.value * 2**20),
+      max_concurrent=_MAX_CONCURRENT.value, max_queue=_MAX_QUEUE.value)
   try:
     server.serve(page, _HOST.value, _PORT.value)
   except OSError as error:

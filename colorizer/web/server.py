@@ -15,11 +15,19 @@ Routes:
                       out, or with ?format=png and one file the PNG itself.
                       Errors are JSON {"error": message}.
   GET  /healthz       {"status": "ok", "backend": ...}.
-  GET  /app.js, /app.css, /favicon.svg: the page's assets (colorizer.web.page).
+  GET  /static/...    the page's script, style sheet and icon.
 
-Every upload is read with Pillow (colorizer.data.image_io: EXIF orientation, WebP,
-TIFF, CMYK, 16-bit, alpha) and re-encoded as PNG before the model sees it.
-Nothing is written to disk: uploads are parsed into memory (bounded by
+The page is a Jinja2 template (templates/index.html, which also renders the
+no-JavaScript results) and its assets are static files (static/), both
+shipped as package data.
+
+At most max_concurrent uploads are colorized at once and max_queue more
+wait (colorizer.web.admission); a POST beyond that gets HTTP 503 with a
+Retry-After header before its body is read, so memory stays bounded.
+
+Every upload is read with Pillow (colorizer.data.image_io: EXIF orientation,
+WebP, TIFF, CMYK, 16-bit, alpha) and re-encoded as PNG before the model sees
+it. Nothing is written to disk: uploads are parsed into memory (bounded by
 max_upload_bytes) and results go back in the response. The uploaded file
 name is only ever displayed (escaped) or offered as a download name.
 """
@@ -39,11 +47,11 @@ import werkzeug.serving
 import werkzeug.utils
 
 from colorizer.data import image_io
+from colorizer.web import admission
 from colorizer.web import backends
-from colorizer.web import page
 
-# The backend contract and the backends live in web_backends; these names
-# keep web_app.ColorizeError, web_app.saved_model_colorizer, ... working.
+# The backend contract and the backends live in backends; these names keep
+# server.ColorizeError, server.saved_model_colorizer, ... working.
 ColorizeFn = backends.ColorizeFn
 ColorizeError = backends.ColorizeError
 saved_model_colorizer = backends.saved_model_colorizer
@@ -54,6 +62,11 @@ DEFAULT_MAX_UPLOAD_BYTES = 20 * 2**20
 # images and the network's activations, so this bounds memory, not
 # correctness (the SavedModel's signature is thread-safe).
 DEFAULT_MAX_CONCURRENT = 2
+# Requests that may wait for a turn, each holding its upload in memory;
+# more get HTTP 503. 16 is eight browser tabs' worth (each sends two at once).
+DEFAULT_MAX_QUEUE = 16
+# The POST routes that colorize, and so wait in the queue.
+_QUEUED_ENDPOINTS = ("index", "api_colorize")
 _MAX_NAME_LENGTH = 120
 _CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; "
@@ -169,6 +182,7 @@ def create_app(colorize_fn: ColorizeFn,
                max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
                max_pixels: int = image_io.DEFAULT_MAX_PIXELS,
                max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+               max_queue: int = DEFAULT_MAX_QUEUE,
                backend_name: Optional[str] = None) -> flask.Flask:
   """The web app.
 
@@ -180,6 +194,7 @@ def create_app(colorize_fn: ColorizeFn,
     max_pixels: larger images are refused before they are decoded.
     max_concurrent: requests decoded and colorized at once; further ones
       wait.
+    max_queue: requests that may wait; beyond it HTTP 503 with Retry-After.
     backend_name: shown in the page's footer and /healthz; default
       colorize_fn's `description` attribute, if any.
 
@@ -187,23 +202,29 @@ def create_app(colorize_fn: ColorizeFn,
     A Flask app; serve it with serve() or any WSGI server.
 
   Raises:
-    ValueError: for a non-positive limit.
+    ValueError: for a non-positive limit or a negative max_queue.
   """
   if max_upload_bytes <= 0 or max_pixels <= 0 or max_concurrent <= 0:
     raise ValueError("max_upload_bytes, max_pixels and max_concurrent must be "
                      "positive.")
-  app = flask.Flask(__name__)
+  if max_queue < 0:
+    raise ValueError(f"max_queue={max_queue} must be 0 or more.")
+  # templates/ and static/ sit beside this module.
+  app = flask.Flask(__name__, template_folder="templates",
+                    static_folder="static")
   app.request_class = _InMemoryRequest
   app.config["MAX_CONTENT_LENGTH"] = max_upload_bytes
   backend_name = backend_name or getattr(colorize_fn, "description", "")
-  model_slots = threading.BoundedSemaphore(max_concurrent)
+  request_queue = admission.RequestQueue(max_concurrent, max_queue)
+  # Where tests and monitoring find it (Flask keeps per-app state here).
+  app.extensions["colorizer_request_queue"] = request_queue
   max_upload_mb = f"{max_upload_bytes / 2**20:.3g}"
 
   def colorize_uploads(uploads: Sequence[Tuple[str, bytes]]) -> List[Result]:
     if not uploads:
       raise ColorizeError("No photo received: choose or drop one or more "
                           "photos first.")
-    with model_slots:
+    with request_queue.slot():
       prepared = [(name, *prepare_upload(name, data, max_pixels))
                   for name, data in uploads]
       outputs = list(colorize_fn([png for _, png, _, _ in prepared]))
@@ -213,8 +234,8 @@ def create_app(colorize_fn: ColorizeFn,
             for (name, png, width, height), output in zip(prepared, outputs)]
 
   def render_page(results=(), error=None, status=200):
-    html = flask.render_template_string(
-        page.PAGE_TEMPLATE, results=results, error=error,
+    html = flask.render_template(
+        "index.html", results=results, error=error,
         max_upload_bytes=max_upload_bytes, max_upload_mb=max_upload_mb,
         backend_name=backend_name)
     return html, status
@@ -258,18 +279,26 @@ def create_app(colorize_fn: ColorizeFn,
   def healthz():
     return flask.jsonify(status="ok", backend=backend_name)
 
-  @app.get("/app.js")
-  def script():
-    return flask.Response(page.SCRIPT,
-                          mimetype="text/javascript; charset=utf-8")
+  @app.before_request
+  def enter_queue():
+    # Before the body is read: a refused request costs no upload's memory.
+    if (flask.request.method != "POST" or
+        flask.request.endpoint not in _QUEUED_ENDPOINTS):
+      return None
+    if not request_queue.try_enter():
+      retry_after_s = request_queue.retry_after_s()
+      response = flask.make_response(error_response(
+          f"The server is busy colorizing other photos; try again in "
+          f"{retry_after_s} s.", 503))
+      response.headers["Retry-After"] = str(retry_after_s)
+      return response
+    flask.g.in_queue = True
+    return None
 
-  @app.get("/app.css")
-  def stylesheet():
-    return flask.Response(page.STYLESHEET, mimetype="text/css")
-
-  @app.get("/favicon.svg")
-  def favicon():
-    return flask.Response(page.FAVICON_SVG, mimetype="image/svg+xml")
+  @app.teardown_request
+  def leave_queue(unused_error):
+    if flask.g.pop("in_queue", False):
+      request_queue.leave()
 
   @app.errorhandler(werkzeug.exceptions.RequestEntityTooLarge)
   def too_large(_):

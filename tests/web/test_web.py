@@ -2,19 +2,18 @@
 
 An untrained tiny generator is exported once per module and served through
 the page: what is checked is the plumbing (every route and error, sizes,
-concurrency, the TF Serving forwarding). The binary and a real browser are
-tested in tests/web/test_web_browser.py, with the helpers and fixtures below;
+concurrency and the bounded queue, the TF Serving forwarding). The binary
+and a real browser are tested in tests/web/test_web_browser.py, the load in
+tests/web/test_web_load.py and the installed wheel in
+tests/web/test_web_package.py, with the helpers and fixtures below;
 chromium_driver and wait_for_results also serve tools/make_web_screenshot.py.
 """
 
 import base64
 import concurrent.futures
-import http.server
 import io
-import json
 import os
 import re
-import socket
 import threading
 
 import numpy as np
@@ -48,11 +47,11 @@ def png_size(png_bytes):
     return image.size
 
 
-def _files(*named_bytes, field="image"):
+def form_files(*named_bytes, field="image"):
   return {field: [(io.BytesIO(data), name) for name, data in named_bytes]}
 
 
-def _echo_colorizer(images):
+def echo_colorizer(images):
   """Stands in for a model: the input, as an RGB PNG."""
   outputs = []
   for image_bytes in images:
@@ -88,13 +87,29 @@ def test_page_and_assets(client):
                    html)
   assert 'id="drop-zone"' in html and ">Colorize</button>" in html
   assert "'self'" in page.headers["Content-Security-Policy"]
-  script, stylesheet = client.get("/app.js"), client.get("/app.css")
+  # The policy forbids inline code: every script and style is a file.
+  assert not re.search(r"<script>|<style|\sstyle=|\son\w+=", html)
+  assert html.startswith("<!doctype html>")  # The template's comment is gone.
+  assets = dict((url.rsplit(".", 1)[-1], url) for url in re.findall(
+      r'<(?:link rel="(?:stylesheet|icon)"[^>]*?|script) (?:href|src)'
+      r'="([^"]+)"', html))
+  assert assets == {"css": "/static/style.css", "svg": "/static/favicon.svg",
+                    "js": "/static/app.js"}
+  script, stylesheet = client.get(assets["js"]), client.get(assets["css"])
   assert script.status_code == stylesheet.status_code == 200
   assert script.mimetype == "text/javascript" and b"/api/colorize" not in (
       script.data)  # The URL comes from the page, not hard-coded.
-  assert stylesheet.mimetype == "text/css"
-  favicon = client.get("/favicon.svg")
+  assert script.data.startswith(b"// ") and b'"use strict";' in script.data
+  assert stylesheet.mimetype == "text/css" and b".drop-zone" in (
+      stylesheet.data)
+  favicon = client.get(assets["svg"])
   assert favicon.status_code == 200 and favicon.mimetype == "image/svg+xml"
+  for asset in (script, stylesheet, favicon):
+    assert asset.headers["Content-Security-Policy"] == page.headers[
+        "Content-Security-Policy"]
+    assert asset.headers["X-Content-Type-Options"] == "nosniff"
+  assert client.get("/static/missing.js").status_code == 404
+  assert client.get("/static/../server.py").status_code == 404
 
 
 def test_healthz(client, version_dir):
@@ -108,7 +123,7 @@ def test_healthz(client, version_dir):
 def test_api_colorizes_at_full_size(client, image_format, width, height):
   data = photo(width, height, image_format)
   response = client.post("/api/colorize",
-                         data=_files((f"photo.{image_format}", data)))
+                         data=form_files((f"photo.{image_format}", data)))
   assert response.status_code == 200, response.json
   [result] = response.json["results"]
   assert (result["width"], result["height"]) == (width, height)
@@ -117,12 +132,12 @@ def test_api_colorizes_at_full_size(client, image_format, width, height):
 
 def test_api_format_png(client):
   response = client.post("/api/colorize?format=png",
-                         data=_files(("../../etc/scan.jpg",
+                         data=form_files(("../../etc/scan.jpg",
                                       photo(50, 20, "JPEG"))))
   assert response.status_code == 200 and response.mimetype == "image/png"
   assert png_size(response.data) == (50, 20)
   assert "scan_colorized.png" in response.headers["Content-Disposition"]
-  two = client.post("/api/colorize?format=png", data=_files(
+  two = client.post("/api/colorize?format=png", data=form_files(
       ("a.png", photo(8, 8)), ("b.png", photo(8, 8))))
   assert two.status_code == 400 and "exactly one" in two.json["error"]
 
@@ -131,7 +146,7 @@ def test_multiple_files_in_order(client):
   sizes = [(40, 30), (17, 61), (64, 64)]
   uploads = [(f"p{index}.png", photo(*size, seed=index))
              for index, size in enumerate(sizes)]
-  response = client.post("/api/colorize", data=_files(*uploads))
+  response = client.post("/api/colorize", data=form_files(*uploads))
   assert response.status_code == 200
   results = response.json["results"]
   assert [result["name"] for result in results] == ["p0.png", "p1.png",
@@ -141,7 +156,7 @@ def test_multiple_files_in_order(client):
 
 
 def test_form_fallback_renders_results(client):
-  response = client.post("/", data=_files(("a.webp", photo(40, 24, "WEBP")),
+  response = client.post("/", data=form_files(("a.webp", photo(40, 24, "WEBP")),
                                           ("b.jpg", photo(24, 40, "JPEG"))))
   assert response.status_code == 200
   html = response.get_data(as_text=True)
@@ -157,35 +172,35 @@ def test_empty_submission(client):
   api = client.post("/api/colorize", data={})
   assert api.status_code == 400 and "No photo received" in api.json["error"]
   # A browser's form with no file chosen still sends an empty, unnamed part.
-  form = client.post("/", data=_files(("", b"")))
+  form = client.post("/", data=form_files(("", b"")))
   assert form.status_code == 400
   assert "No photo received" in form.get_data(as_text=True)
 
 
 def test_non_image_is_refused_with_message(client):
   name = "<img src=x onerror=alert(1)>.png"
-  form = client.post("/", data=_files((name, b"just some text\n" * 20)))
+  form = client.post("/", data=form_files((name, b"just some text\n" * 20)))
   assert form.status_code == 400
   html = form.get_data(as_text=True)
   assert "&lt;img src=x onerror=alert(1)&gt;.png is not an image" in html
   assert "<img src=x" not in html
   # Only the last path component of an uploaded name is ever used.
-  traversal = client.post("/", data=_files(("../../etc/x.txt", b"text")))
+  traversal = client.post("/", data=form_files(("../../etc/x.txt", b"text")))
   assert "x.txt is not an image" in traversal.get_data(as_text=True)
   assert "../" not in traversal.get_data(as_text=True)
-  api = client.post("/api/colorize", data=_files(
+  api = client.post("/api/colorize", data=form_files(
       ("good.png", photo(8, 8)), ("empty.jpg", b"")))
   assert api.status_code == 400 and api.json["error"] == "empty.jpg is empty."
 
 
 def test_too_large_is_413_with_message():
-  app = server.create_app(_echo_colorizer, max_upload_bytes=2**19)
+  app = server.create_app(echo_colorizer, max_upload_bytes=2**19)
   client = app.test_client()
   data = np.random.RandomState(0).bytes(2**19 + 1)
-  form = client.post("/", data=_files(("big.png", data)))
+  form = client.post("/", data=form_files(("big.png", data)))
   assert form.status_code == 413
   assert "over the 0.5 MB limit" in form.get_data(as_text=True)
-  api = client.post("/api/colorize", data=_files(("big.png", data)))
+  api = client.post("/api/colorize", data=form_files(("big.png", data)))
   assert api.status_code == 413 and "limit" in api.json["error"]
 
 
@@ -206,8 +221,8 @@ def test_uploads_stay_off_disk(monkeypatch):
   noise = np.random.RandomState(0).randint(0, 256, (400, 600, 3), np.uint8)
   data = conftest.encoded(noise, "PNG")
   assert len(data) > 600_000  # werkzeug spools parts over 500 KiB.
-  client = server.create_app(_echo_colorizer).test_client()
-  response = client.post("/api/colorize", data=_files(("noise.png", data)))
+  client = server.create_app(echo_colorizer).test_client()
+  response = client.post("/api/colorize", data=form_files(("noise.png", data)))
   assert response.status_code == 200
 
 
@@ -226,7 +241,7 @@ def test_backend_errors():
   for colorize_fn, status, message in cases:
     client = server.create_app(colorize_fn).test_client()
     response = client.post("/api/colorize",
-                           data=_files(("a.png", photo(9, 7))))
+                           data=form_files(("a.png", photo(9, 7))))
     assert response.status_code == status
     assert message in response.json["error"]
 
@@ -237,7 +252,7 @@ def test_concurrent_requests(model_app):
   def post(size):
     client = model_app.test_client()
     response = client.post("/api/colorize?format=png",
-                           data=_files(("p.png", photo(*size))))
+                           data=form_files(("p.png", photo(*size))))
     return response.status_code, png_size(response.data)
 
   with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -255,101 +270,14 @@ def test_model_calls_are_bounded():
     threading.Event().wait(0.05)
     with lock:
       running[0] -= 1
-    return _echo_colorizer(images)
+    return echo_colorizer(images)
 
   app = server.create_app(counting, max_concurrent=2)
   with concurrent.futures.ThreadPoolExecutor(6) as pool:
     codes = list(pool.map(lambda _: app.test_client().post(
-        "/api/colorize", data=_files(("a.png", photo(8, 8)))).status_code,
+        "/api/colorize", data=form_files(("a.png", photo(8, 8)))).status_code,
                           range(6)))
   assert codes == [200] * 6 and peak[0] == 2
-
-
-class _FakeServing(http.server.BaseHTTPRequestHandler):
-  """TF Serving's REST predict, for serving_default, in a few lines."""
-
-  def do_POST(self):  # pylint: disable=invalid-name
-    if not self.path.startswith("/v1/models/demo:predict"):
-      return self._reply(404, {"error": "Servable not found for request: "
-                                        "Latest(missing)"})
-    body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-    self.server.requests.append((self.headers["Content-Type"], body))
-    images = [base64.b64decode(row["b64"]) for row in body["instances"]]
-    if any(Image.open(io.BytesIO(image)).width == 13 for image in images):
-      return self._reply(400, {"error": "image is larger than the pixel limit"})
-    return self._reply(200, {"predictions": [
-        {"b64": base64.b64encode(png).decode()}
-        for png in _echo_colorizer(images)]})
-
-  def _reply(self, status, payload):
-    data = json.dumps(payload).encode()
-    self.send_response(status)
-    self.send_header("Content-Type", "application/json")
-    self.send_header("Content-Length", str(len(data)))
-    self.end_headers()
-    self.wfile.write(data)
-
-  def log_message(self, *args):
-    pass
-
-
-@pytest.fixture(scope="module")
-def fake_serving():
-  """A fake TF Serving on 127.0.0.1; .url is its predict URL for demo."""
-  server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeServing)
-  server.requests = []
-  server.base_url = f"http://127.0.0.1:{server.server_port}"
-  server.url = server.base_url + "/v1/models/demo:predict"
-  thread = threading.Thread(target=server.serve_forever, daemon=True)
-  thread.start()
-  yield server
-  server.shutdown()
-  server.server_close()
-
-
-def _closed_port():
-  with socket.socket() as probe:
-    probe.bind(("127.0.0.1", 0))
-    return probe.getsockname()[1]
-
-
-def test_serving_url_forwarding(fake_serving):
-  url = fake_serving.url
-  client = server.create_app(
-      backends.serving_colorizer(url)).test_client()
-  response = client.post("/api/colorize", data=_files(
-      ("a.jpg", photo(30, 20, "JPEG")), ("b.tif", photo(11, 19, "TIFF"))))
-  assert response.status_code == 200, response.json
-  assert [png_size(base64.b64decode(result["png_base64"]))
-          for result in response.json["results"]] == [(30, 20), (11, 19)]
-  content_type, body = fake_serving.requests[-1]
-  assert content_type == "application/json"
-  assert list(body) == ["instances"] and len(body["instances"]) == 2
-  # The TIFF was re-encoded as PNG: TF Serving's decoder reads no TIFF.
-  assert all(base64.b64decode(row["b64"]).startswith(b"\x89PNG")
-             for row in body["instances"])
-  assert client.get("/healthz").json["backend"] == url
-
-  refused = client.post("/", data=_files(("wide.png", photo(13, 4))))
-  assert refused.status_code == 400
-  assert (f"TF Serving at {url} answered HTTP 400: image is larger than the "
-          "pixel limit") in refused.get_data(as_text=True)
-
-
-def test_serving_errors(fake_serving):
-  missing = backends.serving_colorizer(
-      fake_serving.base_url + "/v1/models/missing:predict")
-  with pytest.raises(backends.ColorizeError,
-                     match="HTTP 404: Servable not found") as error:
-    missing([photo(6, 4)])
-  assert error.value.status_code == 502
-  unreachable = backends.serving_colorizer(
-      f"http://127.0.0.1:{_closed_port()}/v1/models/demo:predict")
-  with pytest.raises(backends.ColorizeError,
-                     match="Cannot reach TF Serving"):
-    unreachable([photo(6, 4)])
-  with pytest.raises(ValueError, match="http"):
-    backends.serving_colorizer("localhost:8501/v1/models/demo:predict")
 
 
 def chromium_driver(user_data_dir, window_size=(1200, 900)):

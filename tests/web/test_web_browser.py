@@ -4,7 +4,7 @@ The binary runs in a subprocess in front of a fake TF Serving; the page runs
 on an exported tiny model behind a real HTTP server and is driven by headless
 Chromium, which needs Chromium and chromedriver (apt-get install chromium
 chromium-driver): that test is skipped without them. Helpers and fixtures
-come from tests/test_web.py.
+come from tests/web/test_web.py and tests/web/test_backends.py.
 """
 
 import json
@@ -20,11 +20,11 @@ import urllib.request
 import pytest
 import werkzeug.serving
 
-from tests import test_web
-# pytest fixtures, shared with tests/test_web.py.
-from tests.test_web import fake_serving  # pylint: disable=unused-import
-from tests.test_web import model_app  # pylint: disable=unused-import
-from tests.test_web import version_dir  # pylint: disable=unused-import
+from tests.web import test_web
+# pytest fixtures, shared with tests/web/test_web.py and test_backends.py.
+from tests.web.test_backends import fake_serving  # pylint: disable=unused-import
+from tests.web.test_web import model_app  # pylint: disable=unused-import
+from tests.web.test_web import version_dir  # pylint: disable=unused-import
 
 REPO_ROOT = test_web.REPO_ROOT
 
@@ -61,6 +61,17 @@ def test_binary_requires_exactly_one_backend():
     assert "exactly one of --model" in result.stderr
 
 
+@pytest.mark.parametrize("flag,message", [
+    ("--max_queue=-1", "--max_queue=-1 must be 0 or more"),
+    ("--max_concurrent=0", "--max_concurrent=0 must be at least 1")])
+def test_binary_checks_queue_flags(flag, message):
+  result = subprocess.run(
+      [sys.executable, "-m", "pipelines.web", flag,
+       "--serving_url=http://127.0.0.1:1/v1/models/demo:predict"],
+      cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False)
+  assert result.returncode != 0 and message in result.stderr
+
+
 def test_binary_end_to_end_with_serving_url(fake_serving):
   # Serving mode needs no TensorFlow: the binary starts in about a second.
   process = subprocess.Popen(
@@ -75,6 +86,9 @@ def test_binary_end_to_end_with_serving_url(fake_serving):
       assert json.load(response)["backend"] == fake_serving.url
     with opener.open(url, timeout=30) as response:
       assert re.search(rb"up to\s+1 MB each", response.read())
+    with opener.open(url + "static/app.js", timeout=30) as response:
+      assert response.headers.get_content_type() == "text/javascript"
+      assert b'"use strict";' in response.read()
     body, content_type = _multipart("scan.jpg", test_web.photo(21, 34, "JPEG"))
     request = urllib.request.Request(
         url + "api/colorize?format=png", data=body,
@@ -101,8 +115,8 @@ def test_binary_stops_cleanly_on_sigterm(fake_serving):
 
 
 def test_serving_mode_imports_no_tensorflow():
-  code = ("import sys; from colorizer import web_app; "
-          "web_app.create_app(web_app.serving_colorizer('http://127.0.0.1:1/'))"
+  code = ("import sys; from colorizer.web import server; "
+          "server.create_app(server.serving_colorizer('http://127.0.0.1:1/'))"
           "; sys.exit('tensorflow' in sys.modules)")
   subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True,
                  timeout=60)

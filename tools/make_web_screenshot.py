@@ -32,7 +32,7 @@ _OUTPUT = flags.DEFINE_string("output", "docs/web_screenshot.png", "PNG path.")
 _WIDTH = flags.DEFINE_integer("width", 1200, "Browser window width.")
 _LABEL = flags.DEFINE_string(
     "label", None, "The model name in the page's footer; default its path "
-    "(the README's shows savedmodels/demo/1, what the quickstart makes).")
+    "(docs/web.md's shows savedmodels/demo/1, what the quickstart makes).")
 
 
 def main(argv):

@@ -31,6 +31,9 @@ import sys
 from absl import app
 from absl import flags
 
+# Flask and Pillow only: TensorFlow is imported by --model's backend alone.
+from colorizer.web import server
+
 _MODEL = flags.DEFINE_string(
     "model", None, "SavedModel version dir (savedmodels/demo/3) or model dir "
     "(savedmodels/demo: the highest version).")
@@ -45,11 +48,13 @@ _MAX_UPLOAD_MB = flags.DEFINE_float(
     "max_upload_mb", 20.0, "Largest request, in MiB; larger ones get HTTP "
     "413.")
 _MAX_CONCURRENT = flags.DEFINE_integer(
-    "max_concurrent", 2, "Requests decoded and colorized at once; each holds "
-    "full-size images and the network's activations.")
+    "max_concurrent", server.DEFAULT_MAX_CONCURRENT,
+    "Requests decoded and colorized at once; each holds full-size images and "
+    "the network's activations.")
 _MAX_QUEUE = flags.DEFINE_integer(
-    "max_queue", 16, "Requests that may wait for a turn; more get HTTP 503 "
-    "with a Retry-After header. 0: none wait.")
+    "max_queue", server.DEFAULT_MAX_QUEUE,
+    "Requests that may wait for a turn; more get HTTP 503 with a Retry-After "
+    "header. 0: none wait.")
 
 
 def _fail(message: str) -> None:
@@ -70,7 +75,6 @@ def main(argv):
     _fail(f"--max_concurrent={_MAX_CONCURRENT.value} must be at least 1.")
   if _MAX_QUEUE.value < 0:
     _fail(f"--max_queue={_MAX_QUEUE.value} must be 0 or more.")
-  from colorizer.web import server  # pylint: disable=g-import-not-at-top
   try:
     if _MODEL.value:
       colorize_fn = server.saved_model_colorizer(_MODEL.value)

@@ -12,7 +12,6 @@ import pytest
 
 from colorizer.web import admission
 from colorizer.web import server
-from pipelines import web as web_binary
 from tests.web import test_web
 
 _TIMEOUT_S = 30
@@ -81,11 +80,6 @@ def test_retry_after_grows_with_the_queue_and_stays_bounded():
   for _ in range(500):
     queue.try_enter()
   assert queue.retry_after_s() == 120
-
-
-def test_binary_flag_defaults_match_the_library():
-  assert web_binary._MAX_QUEUE.default == server.DEFAULT_MAX_QUEUE  # pylint: disable=protected-access
-  assert web_binary._MAX_CONCURRENT.default == server.DEFAULT_MAX_CONCURRENT  # pylint: disable=protected-access
 
 
 class _GatedColorizer:

@@ -20,6 +20,7 @@ import urllib.request
 import pytest
 import werkzeug.serving
 
+from colorizer.web import server
 from tests.web import test_web
 # pytest fixtures, shared with tests/web/test_web.py and test_backends.py.
 from tests.web.test_backends import fake_serving  # pylint: disable=unused-import
@@ -122,16 +123,21 @@ def test_serving_mode_imports_no_tensorflow():
                  timeout=60)
 
 
+def _serve_in_thread(page):
+  """(URL, server) of page behind a real threaded HTTP server on 127.0.0.1."""
+  http_server = werkzeug.serving.make_server("127.0.0.1", 0, page,
+                                             threaded=True)
+  threading.Thread(target=http_server.serve_forever, daemon=True).start()
+  return f"http://127.0.0.1:{http_server.server_port}/", http_server
+
+
 @pytest.fixture
 def live_url(model_app):
   """model_app behind a real threaded HTTP server on 127.0.0.1."""
-  server = werkzeug.serving.make_server("127.0.0.1", 0, model_app,
-                                        threaded=True)
-  thread = threading.Thread(target=server.serve_forever, daemon=True)
-  thread.start()
-  yield f"http://127.0.0.1:{server.server_port}/"
-  server.shutdown()
-  server.server_close()
+  url, http_server = _serve_in_thread(model_app)
+  yield url
+  http_server.shutdown()
+  http_server.server_close()
 
 
 def test_browser_end_to_end(live_url, tmp_path):
@@ -166,3 +172,47 @@ def test_browser_end_to_end(live_url, tmp_path):
   finally:
     driver.quit()
   assert (tmp_path / "web.png").stat().st_size > 0
+
+
+def test_browser_retries_when_the_server_is_busy(tmp_path):
+  def slow_echo(images):
+    time.sleep(1.0)
+    return test_web.echo_colorizer(images)
+
+  # One photo at a time and none waiting: of the two the page sends at once,
+  # one gets 503 and must be sent again after its Retry-After.
+  page = server.create_app(slow_echo, max_concurrent=1, max_queue=0)
+  statuses = []
+
+  @page.after_request
+  def record(response):
+    statuses.append(response.status_code)
+    return response
+
+  paths = []
+  for index, size in enumerate([(40, 30), (30, 40)]):
+    paths.append(tmp_path / f"photo {index}.png")
+    paths[-1].write_bytes(test_web.photo(*size, seed=index))
+  url, http_server = _serve_in_thread(page)
+  driver = test_web.chromium_driver(tmp_path / "chromium-profile")
+  try:
+    driver.get(url)
+    driver.find_element("id", "file-input").send_keys(
+        "\n".join(str(path) for path in paths))
+    driver.find_element("id", "colorize-button").click()
+    test_web.wait_for_results(driver, 2)
+    assert "Colorized 2 of 2." in driver.find_element("id", "message").text
+    sizes = [driver.execute_script(
+        "return [arguments[0].naturalWidth, arguments[0].naturalHeight];",
+        image) for image in driver.find_elements("css selector",
+                                                 "img.colorized")]
+    assert sizes == [[40, 30], [30, 40]]
+    errors = [entry["message"] for entry in driver.get_log("browser")
+              if entry["level"] == "SEVERE" and "status of 503" not in
+              entry["message"]]
+    assert not errors
+  finally:
+    driver.quit()
+    http_server.shutdown()
+    http_server.server_close()
+  assert 503 in statuses  # The retry was needed, and it worked.

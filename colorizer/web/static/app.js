@@ -3,7 +3,8 @@
 // Sends each chosen or dropped photo in its own request to the API URL the
 // page puts in the form's data-api-url, two at a time, and shows
 // each result beside its original as it arrives; one bad file does not spoil
-// the others. Without this script the form posts every file to '/' and the
+// the others. A photo the server is too busy for (503) is sent again after
+// the Retry-After it names. Without this script the form posts every file to '/' and the
 // server renders the results itself.
 "use strict";
 (() => {
@@ -20,6 +21,10 @@
   // Two uploads in flight keep the page responsive without queueing every
   // photo on a server that colorizes a couple at a time anyway.
   const parallelUploads = 2;
+  // A busy server answers 503 with Retry-After (seconds): wait that long and
+  // send the photo again, a few times, before giving up on it.
+  const busyRetries = 5;
+  const maxRetryWaitSeconds = 60;
   let objectUrls = [];
 
   function showMessage(text, isError) {
@@ -111,6 +116,12 @@
         response.statusText + ".";
   }
 
+  function retryAfterSeconds(response) {
+    const seconds = Number(response.headers.get("Retry-After"));
+    return Number.isInteger(seconds) && seconds > 0 ?
+        Math.min(seconds, maxRetryWaitSeconds) : 1;
+  }
+
   async function colorizeOne(file, card) {
     if (file.size > maxBytes) {
       showError(card, file.name + " is " + megabytes(file.size) +
@@ -120,7 +131,16 @@
     const body = new FormData();
     body.append("image", file, file.name);
     try {
-      const response = await fetch(apiUrl, {method: "POST", body});
+      let response = await fetch(apiUrl, {method: "POST", body});
+      for (let retry = 0; response.status === 503 && retry < busyRetries;
+           retry++) {
+        const seconds = retryAfterSeconds(response);
+        card.pending.textContent = "The server is busy; trying again in " +
+            seconds + " s\u2026";
+        await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+        card.pending.textContent = "Colorizing\u2026";
+        response = await fetch(apiUrl, {method: "POST", body});
+      }
       if (!response.ok) {
         showError(card, await errorText(response));
         return false;

@@ -1,11 +1,11 @@
-"""Tests for colorizer.web.server and colorizer.web.backends.
+"""Tests for colorizer.web.server, and the helpers of every test in tests/web.
 
-An untrained tiny generator is exported once per module and served through
-the page: what is checked is the plumbing (every route and error, sizes,
-concurrency and the bounded queue, the TF Serving forwarding). The binary
-and a real browser are tested in tests/web/test_web_browser.py, the load in
-tests/web/test_web_load.py and the installed wheel in
-tests/web/test_web_package.py, with the helpers and fixtures below;
+An untrained tiny generator is exported once per module (the version_dir
+fixture, tests/web/conftest.py) and served through the page: what is checked
+is the plumbing (every route and error, sizes, concurrency). Elsewhere in
+tests/web: the TF Serving backend (test_backends.py), the bounded queue
+(test_admission.py), the binary and a real browser (test_web_browser.py),
+the load (test_web_load.py) and the installed wheel (test_web_package.py).
 chromium_driver and wait_for_results also serve tools/make_web_screenshot.py.
 """
 
@@ -22,9 +22,6 @@ import pytest
 import werkzeug.formparser
 import werkzeug.wrappers.request
 
-from colorizer import config as config_lib
-from colorizer.serving import export
-from colorizer.model import networks
 from colorizer.web import server
 from colorizer.web import backends
 from tests import conftest
@@ -59,19 +56,6 @@ def echo_colorizer(images):
     Image.open(io.BytesIO(image_bytes)).convert("RGB").save(buffer, "PNG")
     outputs.append(buffer.getvalue())
   return outputs
-
-
-@pytest.fixture(scope="module")
-def version_dir(tmp_path_factory):
-  config = config_lib.tiny()
-  generator = networks.build_generator(config)
-  return export.export(generator, config,
-                       str(tmp_path_factory.mktemp("savedmodels")), "tiny")
-
-
-@pytest.fixture(scope="module")
-def model_app(version_dir):
-  return server.create_app(backends.saved_model_colorizer(version_dir))
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 The binary runs in a subprocess in front of a fake TF Serving; the page runs
 on an exported tiny model behind a real HTTP server and is driven by headless
 Chromium, which needs Chromium and chromedriver (apt-get install chromium
-chromium-driver): that test is skipped without them. Helpers and fixtures
-come from tests/web/test_web.py and tests/web/test_backends.py.
+chromium-driver): those tests are skipped without them. Helpers come from
+tests/web/test_web.py, fixtures from tests/web/conftest.py.
 """
 
 import json
@@ -22,10 +22,6 @@ import werkzeug.serving
 
 from colorizer.web import server
 from tests.web import test_web
-# pytest fixtures, shared with tests/web/test_web.py and test_backends.py.
-from tests.web.test_backends import fake_serving  # pylint: disable=unused-import
-from tests.web.test_web import model_app  # pylint: disable=unused-import
-from tests.web.test_web import version_dir  # pylint: disable=unused-import
 
 REPO_ROOT = test_web.REPO_ROOT
 

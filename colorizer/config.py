@@ -377,8 +377,8 @@ def photos() -> Config:
       loss={"recon_weight": 1.0, "rebalance_mix": 1.0, "label_weight": 1.0},
       optim={"gen_learning_rate": 1e-3, "beta_1": 0.9,
              "lr_schedule": "linear_decay"},
-      train={"batch_size": 32, "train_steps": 16_000,
-             "pretrain_steps": 16_000, "log_every": 100, "save_every": 800,
+      train={"batch_size": 32, "train_steps": 12_000,
+             "pretrain_steps": 12_000, "log_every": 100, "save_every": 800,
              "eval_every": 2000, "eval_batches": 8},
       export={"export_name": "photos"})
 

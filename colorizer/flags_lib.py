@@ -10,6 +10,7 @@ import os
 from typing import Optional
 
 from absl import flags
+from absl import logging
 
 from colorizer import config as config_lib
 
@@ -26,8 +27,9 @@ def define_config_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   flags.DEFINE_enum(
       "preset", PRESET_AUTO, [PRESET_AUTO] + sorted(config_lib.PRESETS),
       "Named config supplying the defaults of flags you do not set. auto: "
-      "demo for --dataset=demo (small, minutes on a CPU), else pix2pix "
-      "(the paper's 256 px reference).", flag_values=flag_values)
+      "demo for --dataset=demo (small, minutes on a CPU), else photos (the "
+      "recipe for photographs; docs/results.md). pix2pix is the paper's "
+      "256 px reference.", flag_values=flag_values)
   for group_name in config_lib.GROUP_NAMES:
     group_type = config_lib.GROUP_TYPES[group_name]
     for field in dataclasses.fields(group_type):
@@ -55,7 +57,17 @@ def preset_name(flag_values: flags.FlagValues = flags.FLAGS) -> str:
     return name
   dataset = flag_values["dataset"].value if flag_values["dataset"].present \
       else "demo"
-  return "demo" if dataset == "demo" else "pix2pix"
+  return "demo" if dataset == "demo" else "photos"
+
+
+def _has_labels(dataset: str) -> bool:
+  """Whether a --dataset source carries class labels (see check_labels)."""
+  from colorizer.data import image_sources  # pylint: disable=g-import-not-at-top
+  try:
+    image_sources.check_labels(dataset)
+  except ValueError:
+    return False
+  return True
 
 
 def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS,
@@ -71,6 +83,15 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS,
               if flag_values[field.name].present}
     if values:
       overrides[group_name] = values
+  loss_given = overrides.get("loss", {})
+  if config.loss.label_weight and "label_weight" not in loss_given and \
+      not base and not _has_labels(config.data.dataset):
+    # The preset's auxiliary label loss needs labels; a user who set none
+    # gets the preset without it rather than an error.
+    logging.info("--dataset=%s has no class labels: the preset's "
+                 "--label_weight=%s is turned off (--label_weight=0).",
+                 config.data.dataset, config.loss.label_weight)
+    overrides["loss"] = dict(loss_given, label_weight=0.0)
   train_given = overrides.get("train", {})
   if "train_steps" in train_given and config.train.train_steps:
     ratio = train_given["train_steps"] / config.train.train_steps
@@ -89,11 +110,10 @@ def validate(config: config_lib.Config) -> None:
   Raises:
     ValueError: with a one-line message that names the flag.
   """
-  from colorizer.model import ab_classes  # pylint: disable=g-import-not-at-top
-  from colorizer.model import encoder_unet  # pylint: disable=g-import-not-at-top
-  from colorizer.data import image_sources  # pylint: disable=g-import-not-at-top
-  from colorizer.model import label_head  # pylint: disable=g-import-not-at-top
-  from colorizer.model import networks  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from colorizer.data import image_sources
+  from colorizer.model import colorizer_model
+  # pylint: enable=g-import-not-at-top
   train, data_config, optim = config.train, config.data, config.optim
 
   def positive(name, value):
@@ -105,7 +125,6 @@ def validate(config: config_lib.Config) -> None:
     positive(name, getattr(train, name))
   for name in ("image_size", "shuffle_buffer", "max_image_pixels"):
     positive(name, getattr(data_config, name))
-  positive("base_filters", config.model.base_filters)
   positive("gen_learning_rate", optim.gen_learning_rate)
   positive("disc_learning_rate", optim.disc_learning_rate)
   if train.eval_every < 0 or train.eval_batches < 1:
@@ -130,34 +149,17 @@ def validate(config: config_lib.Config) -> None:
   if config.loss.label_weight < 0:
     raise ValueError(f"--label_weight={config.loss.label_weight}: must be "
                      ">= 0.")
-  if config.loss.label_weight:
-    label_head.bottleneck_layer_name(config)  # --generator=unet only.
-  if not 0.0 <= config.model.dropout < 1.0:
-    raise ValueError(f"--dropout={config.model.dropout}: must be in [0, 1).")
   if not 0.0 < optim.decay_fraction <= 1.0:
     raise ValueError(f"--decay_fraction={optim.decay_fraction}: must be in "
                      "(0, 1].")
   if optim.weight_decay < 0:
     raise ValueError(f"--weight_decay={optim.weight_decay}: must be >= 0.")
-  ab_classes.check_decode(config.model.decode_temperature,
-                          config.model.decode_rebalance,
-                          config.model.decode_saturation)
+  colorizer_model.check_config(config)  # Architecture, heads, decode.
   if not 0.0 <= config.loss.rebalance_mix <= 1.0:
     raise ValueError(f"--rebalance_mix={config.loss.rebalance_mix}: must be "
                      "in [0, 1].")
-  networks.check_output_head(config)
   if config.model.ab_head == "classes":
     positive("prior_batches", config.loss.prior_batches)
-  if config.model.disc_layers < 1:
-    raise ValueError(f"--disc_layers={config.model.disc_layers}: must be >= 1.")
-  if config.model.generator == "unet":
-    networks.unet_depth(data_config.image_size, config.model.unet_depth)
-    if train.freeze_encoder_steps:
-      raise ValueError("--freeze_encoder_steps needs --generator=resnet_unet "
-                       "or mobilenet_unet (the pix2pix U-Net has no "
-                       "pretrained encoder).")
-  else:
-    encoder_unet.check_config(config)  # --image_size, --encoder_weights.
   spec = image_sources.parse_dataset_spec(data_config.dataset)
   if spec.kind == "folder":
     location = os.path.expanduser(spec.location)

@@ -95,3 +95,13 @@ def mixed_image_folder(tmp_path):
   with open(os.path.join(root, "notes.txt"), "w") as f:
     f.write("not listed: wrong extension")
   return root
+
+
+@pytest.fixture
+def tiny_config():
+  """The tests' model: config.tiny() (32 px, 8 filters, 4 steps, float32).
+
+  Tests derive what they need with `tiny_config.replace(...)`.
+  """
+  from colorizer import config as config_lib  # pylint: disable=g-import-not-at-top
+  return config_lib.tiny()

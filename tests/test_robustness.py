@@ -165,8 +165,9 @@ def test_read_rgb_refuses_formats_outside_the_list():
 # The training pipeline and a training run.
 
 
-def test_folder_pipeline_uses_the_good_and_counts_exactly_the_bad(folder):
-  config = config_lib.tiny().data.__class__(
+def test_folder_pipeline_uses_the_good_and_counts_exactly_the_bad(tiny_config,
+                                                                  folder):
+  config = tiny_config.data.__class__(
       dataset=f"folder:{folder}", image_size=32, val_fraction=0.0)
   sources = image_sources.make_sources(config, seed=0)
   shapes = sorted(tuple(image.shape[:2]) for image in sources.train)
@@ -177,10 +178,10 @@ def test_folder_pipeline_uses_the_good_and_counts_exactly_the_bad(folder):
 
 
 @pytest.mark.parametrize("train_crop", ["resize", "random_resized"])
-def test_batches_from_1x1_and_2x1000_images(tmp_path, train_crop):
+def test_batches_from_1x1_and_2x1000_images(tiny_config, tmp_path, train_crop):
   thin = [case for case in bad_inputs.GOOD_CASES if min(case.shown_size) < 3]
   bad_inputs.write_cases(str(tmp_path), thin + list(bad_inputs.BAD_CASES))
-  config = config_lib.tiny().data.__class__(
+  config = tiny_config.data.__class__(
       dataset=f"folder:{tmp_path}", image_size=32, val_fraction=0.3,
       train_crop=train_crop, shuffle_buffer=4)
   train_ds, val_ds, _ = pipeline.make_datasets(config, per_replica_batch=2,

@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from colorizer.model import ab_classes
 from colorizer import config as config_lib
-from colorizer.model import networks
+from colorizer.model import blocks
 
 ENCODER_NAME = "encoder"
 # Every encoder below halves the resolution five times.
@@ -40,7 +40,7 @@ _DROPOUT_BLOCKS = 3
 # pix2pix initializes every convolution from N(0, 0.02) (as models.py).
 _INIT_STDDEV = 0.02
 # Momentum of the encoder's BatchNorm statistics (the applications use 0.99,
-# MobileNetV2 0.999): networks.batch_norm explains why this project uses 0.9.
+# MobileNetV2 0.999): blocks.batch_norm explains why this project uses 0.9.
 _ENCODER_BN_MOMENTUM = 0.9
 WEIGHTS_CHOICES = ("imagenet", "none")
 
@@ -245,13 +245,13 @@ def build_encoder_unet(config: config_lib.Config, seed=None,
   for index, (skip, width) in enumerate(zip(reversed(skips[:-1]), widths)):
     dropout_rate = model_config.dropout if index < _DROPOUT_BLOCKS else 0.0
     # [B, S/16, S/16, 8F], [B, S/8, S/8, 4F], ... [B, S/2, S/2, F]
-    x = networks.upsample(x, width, name=f"up{index}", dropout_rate=dropout_rate,
+    x = blocks.upsample(x, width, name=f"up{index}", dropout_rate=dropout_rate,
                         seed=seed, synchronized=synchronized)
     # [B, S/16, S/16, 8F + 1024 (576)], ... [B, S/2, S/2, F + 64 (96)]
     x = keras.layers.Concatenate(name=f"up{index}_skip")([x, skip])
   # ... and at full resolution the L* input itself, as DynamicUnet's last
   # cross connection: edges the stride-2 features blur stay sharp.
-  x = networks.upsample(x, widths[-1], name="up4", seed=seed,
+  x = blocks.upsample(x, widths[-1], name="up4", seed=seed,
                       synchronized=synchronized)  # [B, S, S, F/2]
   x = keras.layers.Concatenate(name="up4_skip")([x, l_channel])  # [B,S,S,F/2+1]
   if model_config.ab_head == "classes":

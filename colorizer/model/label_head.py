@@ -21,7 +21,7 @@ import keras
 import tensorflow as tf
 
 from colorizer import config as config_lib
-from colorizer.model import networks
+from colorizer.model import blocks
 
 _HIDDEN_UNITS = 256
 
@@ -35,7 +35,7 @@ def bottleneck_layer_name(config: config_lib.Config) -> str:
   if config.model.generator != "unet":
     raise ValueError(f"--label_weight needs --generator=unet (got "
                      f"{config.model.generator!r}).")
-  depth = networks.unet_depth(config.data.image_size, config.model.unet_depth)
+  depth = blocks.unet_depth(config.data.image_size, config.model.unet_depth)
   return f"down{depth - 1}_lrelu"
 
 
@@ -49,8 +49,8 @@ def build_label_head(config: config_lib.Config, num_labels: int,
   if num_labels < 2:
     raise ValueError(f"--label_weight needs at least 2 labels in the data, "
                      f"found {num_labels}.")
-  depth = networks.unet_depth(config.data.image_size, config.model.unet_depth)
-  channels = networks.level_filters(config.model.base_filters,
+  depth = blocks.unet_depth(config.data.image_size, config.model.unet_depth)
+  channels = blocks.level_filters(config.model.base_filters,
                                   config.model.max_filters, depth)[-1]
   features = keras.Input(shape=(None, None, channels),
                          name="bottleneck")  # [B, S/2**depth, S/2**depth, C]

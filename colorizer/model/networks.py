@@ -15,14 +15,12 @@ import keras
 import tensorflow as tf
 
 from colorizer.model import ab_classes
+from colorizer.model import blocks
+from colorizer.model import encoder_unet
 from colorizer import config as config_lib
 
-# pix2pix initializes every convolution from N(0, 0.02).
-_INIT_STDDEV = 0.02
 # The original U-Net has dropout in the first three decoder blocks.
 _DROPOUT_BLOCKS = 3
-_MAX_AUTO_DEPTH = 8
-_MIN_DEPTH = 3
 # {input_mode: (input name, output name, output channels)}.
 _MODE_OUTPUTS = {"grayscale": ("l_channel", "ab", 2),
                  "sketch": ("sketch", "lab", 3)}
@@ -42,85 +40,6 @@ def _mode_names(input_mode: str):
     raise ValueError(f"--input_mode={input_mode!r}: expected one of "
                      f"{sorted(_MODE_OUTPUTS)}.")
   return _MODE_OUTPUTS[input_mode]
-
-
-def _initializer(seed=None):
-  return keras.initializers.RandomNormal(mean=0.0, stddev=_INIT_STDDEV,
-                                         seed=seed)
-
-
-def unet_depth(image_size: int, requested_depth: int = 0) -> int:
-  """Number of stride-2 levels of the U-Net for an image size.
-
-  Args:
-    image_size: the square training size in pixels.
-    requested_depth: an explicit depth, or 0 to derive it: as many halvings as
-      image_size allows, at most 8 (256 px -> 1x1 bottleneck, as pix2pix).
-
-  Returns:
-    The depth.
-
-  Raises:
-    ValueError: if image_size is not divisible by 2**depth, or too small.
-  """
-  if requested_depth:
-    if requested_depth < 1 or image_size % (2 ** requested_depth):
-      raise ValueError(
-          f"--unet_depth={requested_depth} needs --image_size divisible by "
-          f"{2 ** requested_depth}, got {image_size}; pick a multiple of "
-          f"{2 ** requested_depth} or a smaller depth.")
-    return requested_depth
-  depth = 0
-  while depth < _MAX_AUTO_DEPTH and image_size % (2 ** (depth + 1)) == 0:
-    depth += 1
-  if depth < _MIN_DEPTH:
-    nearest = max(2 ** _MIN_DEPTH, round(image_size / 32) * 32)
-    raise ValueError(
-        f"--image_size={image_size} allows only {depth} U-Net halvings (at "
-        f"least {_MIN_DEPTH} needed); use a multiple of 32 such as {nearest}.")
-  return depth
-
-
-def level_filters(base_filters: int, max_filters: int, depth: int):
-  """Widths of the encoder levels: F, 2F, 4F, 8F, 8F, ... (pix2pix)."""
-  cap = max_filters or 8 * base_filters
-  return [min(base_filters * 2 ** level, cap) for level in range(depth)]
-
-
-def batch_norm(name: str,
-               synchronized: bool = False) -> keras.layers.BatchNormalization:
-  # Momentum 0.9 is PyTorch's 0.1, the pix2pix reference implementation's:
-  # Keras' default 0.99 leaves the inference statistics thousands of steps
-  # behind a GAN's moving activations. synchronized: statistics over the
-  # global batch under a multi-replica strategy, so N replicas of B/N images
-  # normalize exactly as one device with B images.
-  return keras.layers.BatchNormalization(momentum=0.9, name=name,
-                                         synchronized=synchronized)
-
-
-def downsample(inputs, filters: int, name: str, apply_batchnorm: bool = True,
-               use_bias: bool = False, seed=None, synchronized: bool = False):
-  """Conv 4x4 stride 2 -> [BatchNorm] -> LeakyReLU(0.2): halves H and W."""
-  x = keras.layers.Conv2D(filters, 4, strides=2, padding="same",
-                          kernel_initializer=_initializer(seed),
-                          use_bias=use_bias and not apply_batchnorm,
-                          name=f"{name}_conv")(inputs)
-  if apply_batchnorm:
-    x = batch_norm(f"{name}_bn", synchronized)(x)
-  return keras.layers.LeakyReLU(negative_slope=0.2, name=f"{name}_lrelu")(x)
-
-
-def upsample(inputs, filters: int, name: str, dropout_rate: float = 0.0,
-             seed=None, synchronized: bool = False):
-  """ConvTranspose 4x4 stride 2 -> BatchNorm -> [Dropout] -> ReLU: doubles H, W."""
-  x = keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same",
-                                   kernel_initializer=_initializer(seed),
-                                   use_bias=False, name=f"{name}_deconv")(
-                                       inputs)
-  x = batch_norm(f"{name}_bn", synchronized)(x)
-  if dropout_rate:
-    x = keras.layers.Dropout(dropout_rate, name=f"{name}_dropout")(x)
-  return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
 def check_output_head(config: config_lib.Config) -> None:
@@ -154,14 +73,12 @@ def build_generator(config: config_lib.Config, seed=None,
   input_name, output_name, num_outputs = _mode_names(config.data.input_mode)
   check_output_head(config)
   if config.model.generator != "unet":
-    # Imported here: encoder_unet builds its decoder from this module's blocks.
-    from colorizer.model import encoder_unet  # pylint: disable=g-import-not-at-top
     return encoder_unet.build_encoder_unet(config, seed=seed,
                                            synchronized=synchronized)
   model_config = config.model
-  depth = unet_depth(config.data.image_size, model_config.unet_depth)
-  filters = level_filters(model_config.base_filters, model_config.max_filters,
-                          depth)
+  depth = blocks.unet_depth(config.data.image_size, model_config.unet_depth)
+  filters = blocks.level_filters(model_config.base_filters,
+                                 model_config.max_filters, depth)
   model_input = keras.Input(shape=(None, None, 1),
                             name=input_name)  # [B, S, S, 1]
 
@@ -171,7 +88,7 @@ def build_generator(config: config_lib.Config, seed=None,
     # Level 0 has no BatchNorm (pix2pix); neither has the innermost level,
     # whose 1x1 features would be normalized over the batch alone. As in the
     # reference implementation no encoder conv has a bias.
-    x = downsample(x, level_width, name=f"down{level}",
+    x = blocks.downsample(x, level_width, name=f"down{level}",
                    apply_batchnorm=0 < level < depth - 1,
                    seed=seed, synchronized=synchronized)  # [B, S/2**(level+1), S/2**(level+1), width]
     skips.append(x)
@@ -180,7 +97,7 @@ def build_generator(config: config_lib.Config, seed=None,
   # same resolution after each upsampling.
   for up_index, level in enumerate(reversed(range(depth - 1))):
     dropout_rate = model_config.dropout if up_index < _DROPOUT_BLOCKS else 0.0
-    x = upsample(x, filters[level], name=f"up{up_index}",
+    x = blocks.upsample(x, filters[level], name=f"up{up_index}",
                  dropout_rate=dropout_rate,
                  seed=seed, synchronized=synchronized)  # [B, S/2**(level+1), S/2**(level+1), width]
     x = keras.layers.Concatenate(name=f"up{up_index}_skip")(
@@ -193,7 +110,7 @@ def build_generator(config: config_lib.Config, seed=None,
     return keras.Model(model_input, ab_normalized, name="unet_generator")
   x = keras.layers.Conv2DTranspose(
       num_outputs, 4, strides=2, padding="same",
-      kernel_initializer=_initializer(seed),
+      kernel_initializer=blocks.initializer(seed),
       name=f"{output_name}_deconv")(x)  # [B, S, S, 2 or 3]
   # float32 output so losses and exports are float32 under mixed precision.
   prediction = keras.layers.Activation(
@@ -236,19 +153,20 @@ def build_discriminator(config: config_lib.Config, seed=None,
       [condition, judged])  # [B, S, S, 3 or 4]
 
   for layer in range(model_config.disc_layers):
-    x = downsample(x, min(base * 2 ** layer, cap), name=f"patch{layer}",
+    x = blocks.downsample(x, min(base * 2 ** layer, cap), name=f"patch{layer}",
                    apply_batchnorm=layer > 0, use_bias=True,
                    seed=seed, synchronized=synchronized)  # [B, S/2**(layer+1), S/2**(layer+1), F*2**layer]
 
   penultimate_filters = min(base * 2 ** model_config.disc_layers, cap)
   x = keras.layers.ZeroPadding2D(name="pad0")(x)  # [B, 34, 34, 256]
   x = keras.layers.Conv2D(penultimate_filters, 4, strides=1, use_bias=False,
-                          kernel_initializer=_initializer(seed),
+                          kernel_initializer=blocks.initializer(seed),
                           name="patch_final_conv")(x)  # [B, 31, 31, 512]
-  x = batch_norm("patch_final_bn", synchronized)(x)
+  x = blocks.batch_norm("patch_final_bn", synchronized)(x)
   x = keras.layers.LeakyReLU(negative_slope=0.2, name="patch_final_lrelu")(x)
   x = keras.layers.ZeroPadding2D(name="pad1")(x)  # [B, 33, 33, 512]
-  x = keras.layers.Conv2D(1, 4, strides=1, kernel_initializer=_initializer(seed),
+  x = keras.layers.Conv2D(1, 4, strides=1,
+                          kernel_initializer=blocks.initializer(seed),
                           name="logits_conv")(x)  # [B, 30, 30, 1]
   logits = keras.layers.Activation("linear", dtype="float32",
                                    name="logits")(x)  # [B, 30, 30, 1]

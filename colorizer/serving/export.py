@@ -49,9 +49,10 @@ from colorizer import color
 from colorizer import config as config_lib
 from colorizer.model import encoder_unet
 from colorizer.data import image_header
+from colorizer.model import blocks
+from colorizer.model import colorizer_model
 from colorizer.model import networks
 from colorizer.data import sketch
-from colorizer.training import steps
 
 SERVING_SIGNATURE = "serving_default"
 RENDER_SIZE_SIGNATURE = "serving_render_size"
@@ -323,7 +324,7 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
   render_size = (render_size or config.export.render_size or
                  config.data.image_size)
   if config.model.generator == "unet":
-    render_multiple = 2 ** networks.unet_depth(config.data.image_size,
+    render_multiple = 2 ** blocks.unet_depth(config.data.image_size,
                                              config.model.unet_depth)
   else:
     render_multiple = encoder_unet.SIZE_MULTIPLE
@@ -403,7 +404,7 @@ def restore_generator(
   # Serving runs in float32 whatever the training precision was.
   config = config.replace(train={"mixed_precision": "none",
                                  "strategy": "default"})
-  steps.set_precision_policy("none")
+  colorizer_model.set_precision_policy("none")
   # The checkpoint holds the trained encoder: no ImageNet download, and no
   # need for the --encoder_weights file the training run started from.
   generator = networks.build_generator(config.replace(

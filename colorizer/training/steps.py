@@ -6,7 +6,6 @@ which sum gradients across replicas, apply the mean over the global batch.
 The step is a closure over the models and optimizers it is given: no globals.
 """
 
-import contextlib
 import dataclasses
 from typing import Callable, Dict, Optional
 
@@ -14,44 +13,46 @@ from absl import logging
 import keras
 import tensorflow as tf
 
-from colorizer.model import ab_classes
 from colorizer import config as config_lib
-from colorizer.model import encoder_unet
 from colorizer import hardware
-from colorizer.model import label_head as label_head_lib
+from colorizer.model import colorizer_model
 from colorizer.model import losses
-from colorizer.model import networks
 
 
 @dataclasses.dataclass
 class TrainState:
   """Everything a checkpoint holds, built under the strategy's scope."""
-  generator: keras.Model
-  discriminator: keras.Model
+  model: colorizer_model.ColorizerModel
   gen_optimizer: keras.optimizers.Optimizer
   disc_optimizer: keras.optimizers.Optimizer
   step: tf.Variable  # int64 scalar: completed train steps.
-  # A pretrained encoder's own Adam (None for --generator=unet): see
-  # build_state.
+  # A pretrained encoder's own Adam (None without one): see
+  # ColorizerModel.variable_groups.
   encoder_optimizer: Optional[keras.optimizers.Optimizer] = None
-  # --ab_head=classes with --rebalance_mix < 1: the cross-entropy's
-  # per-class weights [Q], set from the training data's a*b* prior before
-  # the first step (see colorizer.model.ab_classes) and checkpointed so a resumed
-  # run keeps them. None when every weight would be 1.
-  class_weights: Optional[tf.Variable] = None
-  # --label_weight > 0: the auxiliary label classifier on the generator's
-  # bottleneck (colorizer.model.label_head), trained by gen_optimizer.
-  label_head: Optional[keras.Model] = None
+
+  @property
+  def generator(self) -> keras.Model:
+    return self.model.generator
+
+  @property
+  def discriminator(self) -> keras.Model:
+    return self.model.discriminator
+
+  @property
+  def label_head(self) -> Optional[keras.Model]:
+    return self.model.label_head
+
+  @property
+  def class_weights(self) -> Optional[tf.Variable]:
+    return self.model.class_weights
 
   def checkpoint(self) -> tf.train.Checkpoint:
-    optional = {"encoder_optimizer": self.encoder_optimizer,
-                "class_weights": self.class_weights,
-                "label_head": self.label_head}
+    optimizers = {"gen_optimizer": self.gen_optimizer,
+                  "disc_optimizer": self.disc_optimizer,
+                  "encoder_optimizer": self.encoder_optimizer}
     return tf.train.Checkpoint(
-        generator=self.generator, discriminator=self.discriminator,
-        gen_optimizer=self.gen_optimizer, disc_optimizer=self.disc_optimizer,
-        step=self.step,
-        **{name: value for name, value in optional.items()
+        step=self.step, **self.model.checkpoint_items(),
+        **{name: value for name, value in optimizers.items()
            if value is not None})
 
 
@@ -88,16 +89,6 @@ def resolve_precision(config: config_lib.Config) -> config_lib.Config:
                config.train.mixed_precision, precision, reason,
                hardware.describe())
   return config.replace(train={"mixed_precision": precision})
-
-
-def set_precision_policy(mixed_precision: str) -> None:
-  """Sets Keras' global dtype policy; call before building the models."""
-  policies = {"none": "float32", "bfloat16": "mixed_bfloat16",
-              "float16": "mixed_float16"}
-  if mixed_precision not in policies:
-    raise ValueError(f"--mixed_precision={mixed_precision!r}: expected one of "
-                     f"{sorted(policies)}.")
-  keras.config.set_dtype_policy(policies[mixed_precision])
 
 
 # Variable-name fragments that weight decay leaves alone: shifts and scales.
@@ -138,50 +129,29 @@ def build_state(config: config_lib.Config,
   """
   if config.train.mixed_precision == hardware.AUTO:
     config = resolve_precision(config)
-  set_precision_policy(config.train.mixed_precision)
+  colorizer_model.set_precision_policy(config.train.mixed_precision)
   seed = config.train.seed
   synchronized = (config.model.sync_batch_norm and
                   strategy.num_replicas_in_sync > 1)
   with strategy.scope():
     keras.utils.set_random_seed(seed)
-    generator = networks.build_generator(config, seed=seed,
-                                       synchronized=synchronized)
-    discriminator = networks.build_discriminator(config, seed=seed + 1,
-                                               synchronized=synchronized)
+    model = colorizer_model.build(config, num_labels=num_labels, seed=seed,
+                                  synchronized=synchronized)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    groups = model.variable_groups()
     gen_optimizer = _make_optimizer(config.optim.gen_learning_rate, step,
                                     config)
+    gen_optimizer.build(groups[colorizer_model.GENERATOR_GROUP])
     disc_optimizer = _make_optimizer(config.optim.disc_learning_rate, step,
                                      config)
-    # A pretrained encoder gets an Adam of its own: Adam's bias correction
-    # counts the optimizer's steps, so an encoder thawed after
-    # --freeze_encoder_steps under the generator's optimizer would start with
-    # zero moments but no correction, and its first updates would be many
-    # times the learning rate (about 12x after 1,000 frozen steps).
-    encoder = encoder_unet.find_encoder(generator)
+    disc_optimizer.build(groups[colorizer_model.DISCRIMINATOR_GROUP])
     encoder_optimizer = None
-    decoder_variables = generator.trainable_variables
-    if encoder is not None:
-      encoder_ids = {id(v) for v in encoder.trainable_variables}
-      decoder_variables = [v for v in generator.trainable_variables
-                           if id(v) not in encoder_ids]
+    if colorizer_model.ENCODER_GROUP in groups:
       encoder_optimizer = _make_optimizer(config.optim.gen_learning_rate,
                                           step, config)
-      encoder_optimizer.build(encoder.trainable_variables)
-    label_head = None
-    if config.loss.label_weight:
-      label_head = label_head_lib.build_label_head(config, num_labels,
-                                                   seed=seed + 2)
-      decoder_variables = decoder_variables + label_head.trainable_variables
-    gen_optimizer.build(decoder_variables)
-    disc_optimizer.build(discriminator.trainable_variables)
-    class_weights = None
-    if config.model.ab_head == "classes" and config.loss.rebalance_mix < 1:
-      class_weights = tf.Variable(
-          tf.ones([ab_classes.num_classes()]), trainable=False,
-          name="class_weights")
-  return TrainState(generator, discriminator, gen_optimizer, disc_optimizer,
-                    step, encoder_optimizer, class_weights, label_head)
+      encoder_optimizer.build(groups[colorizer_model.ENCODER_GROUP])
+  return TrainState(model, gen_optimizer, disc_optimizer, step,
+                    encoder_optimizer)
 
 
 def make_train_step(state: TrainState, config: config_lib.Config,
@@ -210,48 +180,28 @@ def make_train_step(state: TrainState, config: config_lib.Config,
   Raises:
     ValueError: for freeze_encoder with a generator without an encoder.
   """
-  generator, discriminator = state.generator, state.discriminator
+  model, discriminator = state.model, state.discriminator
   gen_optimizer, disc_optimizer = state.gen_optimizer, state.disc_optimizer
   loss_config = config.loss
   if freeze_encoder:
-    encoder_unet.require_encoder(generator)  # Fails now, not when traced.
-  encoder = encoder_unet.find_encoder(generator)
-  encoder_ids = ({id(v) for v in encoder.trainable_variables}
-                 if encoder is not None else set())
-  # What the losses read besides the decoded a*b*: a class head's logits,
-  # the bottleneck features the label head classifies.
-  class_head = ab_classes.has_class_head(generator)
-  label_head = state.label_head
-  extra_layers = ([ab_classes.LOGITS_LAYER] if class_head else []) + (
-      [label_head_lib.bottleneck_layer_name(config)]
-      if label_head is not None else [])
-  view = (networks.with_layer_outputs(generator, extra_layers) if extra_layers
-          else None)
+    model.check_can_freeze()  # Fails now, not when traced.
+  encoder_ids = model.encoder_variable_ids()
+  with_label_head = model.label_head is not None
 
   def train_step(l_channel, ab_real, label=None):
     # Python state read while tracing: the whole traced step sees it.
-    with (encoder_unet.frozen_encoder(generator) if freeze_encoder
-          else contextlib.nullcontext()):
+    with model.frozen_encoder(freeze_encoder):
       return _train_step(l_channel, ab_real, label)
 
   def _train_step(l_channel, ab_real, label):
-    if (label is None) != (label_head is None):
+    if (label is None) == with_label_head:
       raise ValueError("--label_weight > 0 needs labelled batches, and only "
                        "it: make_datasets(with_labels=...) must match.")
     # Without the encoder's variables while it is frozen.
-    gen_variables = generator.trainable_variables
-    if label_head is not None:
-      gen_variables = gen_variables + label_head.trainable_variables
+    gen_variables = model.generator_variables()
     with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
-      recon_per_example = None
-      if view is None:
-        ab_fake = generator(l_channel, training=True)  # [B, H, W, 2]
-      else:
-        ab_fake, *extra = view(l_channel, training=True)  # [B, H, W, 2], ...
-        if class_head:
-          ab_logits = extra.pop(0)  # [B, H/2, W/2, Q]
-          recon_per_example = ab_classes.cross_entropy_per_example(
-              ab_logits, ab_real, state.class_weights)
+      outputs = model.forward(l_channel, training=True)
+      ab_fake = outputs.ab_fake  # [B, H, W, 2]
       disc_fake_logits = None
       if adversarial:
         disc_real_logits = discriminator([l_channel, ab_real], training=True)
@@ -261,15 +211,14 @@ def make_train_step(state: TrainState, config: config_lib.Config,
           gan_loss=loss_config.gan_loss, recon_loss=loss_config.recon_loss,
           recon_weight=loss_config.recon_weight,
           gan_weight=loss_config.gan_weight if adversarial else 0.0,
-          recon_per_example=recon_per_example)
-      if label_head is not None:
-        label_logits = label_head(extra.pop(0), training=True)  # [B, K]
-        gen_losses["label_xent"] = losses.average(
-            label_head_lib.cross_entropy_per_example(label_logits, label),
-            global_batch_size)
-        gen_losses["label_accuracy"] = losses.average(
-            label_head_lib.correct_per_example(label_logits, label),
-            global_batch_size)
+          recon_per_example=model.reconstruction_per_example(outputs,
+                                                             ab_real))
+      if with_label_head:
+        label_xent, label_correct = model.label_per_example(outputs, label)
+        gen_losses["label_xent"] = losses.average(label_xent,
+                                                  global_batch_size)
+        gen_losses["label_accuracy"] = losses.average(label_correct,
+                                                      global_batch_size)
         gen_losses["gen_total"] += (loss_config.label_weight *
                                     gen_losses["label_xent"])
       scaled_gen_loss = gen_optimizer.scale_loss(gen_losses["gen_total"])

@@ -19,8 +19,6 @@ from PIL import Image
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
-from colorizer.model import ab_classes
-from colorizer import color
 from colorizer import config as config_lib
 from colorizer.data import pipeline
 from colorizer.training import distribute
@@ -192,30 +190,14 @@ def _phase(step: int, train_config: config_lib.TrainConfig):
   return adversarial, frozen, end
 
 
-def _set_class_weights(config: config_lib.Config,
-                       state: steps.TrainState) -> None:
-  """--ab_head=classes: weights from the training data's a*b* prior.
-
-  The cross-entropy's (rebalance_mix, when below 1) go to
-  state.class_weights; the decode's (mix 0.5, used with decode_rebalance)
-  into the generator.
-  """
-  loss_config = config.loss
+def _initialize_from_data(config: config_lib.Config,
+                          state: steps.TrainState) -> None:
+  """Runs the model's data-dependent initialization on training batches."""
   train_ds, _, _ = pipeline.make_datasets(config.data, config.train.batch_size,
-                                      config.train.seed)
-  counts = ab_classes.class_histogram(
-      color.denormalize_ab(ab_normalized) for _, ab_normalized
-      in train_ds.take(loss_config.prior_batches))
-  loss_weights = ab_classes.rebalancing_weights(counts,
-                                                loss_config.rebalance_mix)
-  if state.class_weights is not None:
-    state.class_weights.assign(loss_weights)
-  ab_classes.set_prior_weights(state.generator,
-                               ab_classes.rebalancing_weights(counts))
-  logging.info("a*b* prior from %d pixels: %d of %d classes seen; loss "
-               "weights %.2f..%.2f.", int(counts.sum()),
-               int((counts > 0).sum()), counts.size, loss_weights.min(),
-               loss_weights.max())
+                                          config.train.seed)
+  logging.info(state.model.initialize_from_data(
+      ab_normalized for _, ab_normalized
+      in train_ds.take(config.loss.prior_batches)))
 
 
 def train_and_evaluate(config: config_lib.Config, model_dir: str,
@@ -277,8 +259,8 @@ def train_and_evaluate(config: config_lib.Config, model_dir: str,
     logging.info("Resumed from %s at step %d.", manager.latest_checkpoint,
                  int(state.step.numpy()))
   start_step = int(state.step.numpy())
-  if ab_classes.has_class_head(state.generator) and start_step == 0:
-    _set_class_weights(config, state)
+  if state.model.needs_data_init and start_step == 0:
+    _initialize_from_data(config, state)
 
   # {(adversarial, encoder_frozen): step function}. A tf.function traces on
   # its first call, so only the phases this run reaches are traced: at most

@@ -86,7 +86,7 @@ def test_flat_image_is_blank_paper_without_a_frame():
   np.testing.assert_allclose(drawing, np.ones([20, 30, 1]), atol=1e-6)
 
 
-def test_preprocess_in_sketch_mode_gives_sketch_and_lab():
+def test_preprocess_in_sketch_mode_gives_sketch_and_lab(tiny_config):
   rgb_uint8 = demo_data.render_scene(5, 48)
   for training in (False, True):
     seed = tf.constant([1, 2], tf.int64) if training else None
@@ -96,7 +96,7 @@ def test_preprocess_in_sketch_mode_gives_sketch_and_lab():
                                                                    SIZE, 3)
     assert -1.0 <= float(tf.reduce_min(sketch_input))
     assert float(tf.reduce_max(sketch_input)) <= 1.0
-  l_channel, ab = pipeline.preprocess(rgb_uint8, config_lib.tiny().data, False)
+  l_channel, ab = pipeline.preprocess(rgb_uint8, tiny_config.data, False)
   np.testing.assert_allclose(lab, tf.concat([l_channel, ab], -1), atol=1e-6)
 
 

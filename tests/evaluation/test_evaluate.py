@@ -525,8 +525,8 @@ def test_decode_table_interpolates_psnr_at_fixed_colorfulness(tmp_path):
   assert decode_table.psnr_at_colorfulness(found, 30) == pytest.approx(25.5)
 
 
-def test_image_offset_skips_the_first_images_of_the_split():
-  data_config = config_lib.tiny().data
+def test_image_offset_skips_the_first_images_of_the_split(tiny_config):
+  data_config = tiny_config.data
   first, total, _ = eval_images.evaluation_images(data_config, "val", 5, 0)
   first = list(first)
   later, later_total, _ = eval_images.evaluation_images(

@@ -348,9 +348,9 @@ def test_decode_grid_scores_every_decode_and_tabulates_them(
       "numbers.")
 
 
-def test_decode_overrides_need_a_class_head(tmp_path):
+def test_decode_overrides_need_a_class_head(tiny_config, tmp_path):
   model_dir = str(tmp_path / "regression")
-  train.train_and_evaluate(config_lib.tiny().replace(
+  train.train_and_evaluate(tiny_config.replace(
       train={"train_steps": 1, "eval_every": 0}), model_dir)
   with pytest.raises(ValueError, match="ab_head=classes"):
     export.restore_generator(model_dir,
@@ -374,9 +374,9 @@ def test_decode_overrides_need_a_class_head(tmp_path):
     ({"model": {"ab_head": "classes"}, "data": {"input_mode": "sketch"}},
      "--ab_head=classes"),
 ])
-def test_bad_class_head_flags_name_the_flag(overrides, flag):
+def test_bad_class_head_flags_name_the_flag(tiny_config, overrides, flag):
   with pytest.raises(ValueError, match=flag):
-    flags_lib.validate(config_lib.tiny().replace(**overrides))
+    flags_lib.validate(tiny_config.replace(**overrides))
 
 
 @pytest.mark.parametrize("name", sorted(config_lib.PRESETS))
@@ -401,7 +401,7 @@ def test_the_cifar10_preset_decodes_its_class_head_as_chosen():
   assert config.train.pretrain_steps == config.train.train_steps
 
 
-def test_inference_overrides_replace_only_what_is_given():
+def test_inference_overrides_replace_only_what_is_given(tiny_config):
   classes = config_lib.cifar10()
   assert _Overrides().given() == {}
   assert _Overrides().apply(classes) is classes
@@ -413,7 +413,7 @@ def test_inference_overrides_replace_only_what_is_given():
   assert not applied.model.test_time_flip
   assert applied.model.decode_temperature == classes.model.decode_temperature
   assert applied.model.decode_rebalance == classes.model.decode_rebalance
-  regression = config_lib.tiny()
+  regression = tiny_config
   assert regression.model.ab_head != "classes"
   with pytest.raises(ValueError, match=(
       r"^--decode_temperature, --decode_saturation need a model trained "

@@ -95,7 +95,8 @@ def test_encoder_weights_from_a_local_file(tmp_path, file_name):
   assert all(_same(expected, _weights(encoder_unet.require_encoder(loaded))))
 
 
-def test_bad_configs_are_value_errors_naming_the_flag(tmp_path, monkeypatch):
+def test_bad_configs_are_value_errors_naming_the_flag(tiny_config, tmp_path,
+                                                      monkeypatch):
   missing = str(tmp_path / "missing.weights.h5")
   with pytest.raises(ValueError, match="--encoder_weights="):
     networks.build_generator(_config(encoder_weights=missing))
@@ -105,12 +106,12 @@ def test_bad_configs_are_value_errors_naming_the_flag(tmp_path, monkeypatch):
                      "resnet_unet.*multiple of 32"):
     flags_lib.validate(_config("resnet_unet").replace(data={"image_size": 48}))
   with pytest.raises(ValueError, match="--freeze_encoder_steps needs"):
-    flags_lib.validate(config_lib.tiny().replace(
+    flags_lib.validate(tiny_config.replace(
         train={"freeze_encoder_steps": 1}))
-  unet_state = steps.build_state(config_lib.tiny(),
+  unet_state = steps.build_state(tiny_config,
                                  tf.distribute.get_strategy())
   with pytest.raises(ValueError, match="--freeze_encoder_steps needs"):
-    steps.make_train_step(unet_state, config_lib.tiny(), 4,
+    steps.make_train_step(unet_state, tiny_config, 4,
                           freeze_encoder=True)
   # A file for another architecture.
   wrong = str(tmp_path / "resnet.weights.h5")

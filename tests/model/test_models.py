@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from colorizer import config as config_lib
+from colorizer.model import blocks
 from colorizer.model import networks
 
 
@@ -41,9 +42,9 @@ def test_unet_structure_follows_pix2pix():
 
 @pytest.mark.parametrize("image_size,base,expected_output", [
     (32, 8, (2, 32, 32, 2)), (64, 4, (2, 64, 64, 2)), (96, 4, (2, 96, 96, 2))])
-def test_small_generators_are_fully_convolutional(image_size, base,
+def test_small_generators_are_fully_convolutional(tiny_config, image_size, base,
                                                  expected_output):
-  config = config_lib.tiny().replace(data={"image_size": image_size},
+  config = tiny_config.replace(data={"image_size": image_size},
                                      model={"base_filters": base})
   generator = networks.build_generator(config)
   l_channel = np.random.RandomState(0).uniform(-1, 1, [2, image_size,
@@ -57,8 +58,8 @@ def test_small_generators_are_fully_convolutional(image_size, base,
   assert bigger.shape == (1, 2 * image_size, 2 * image_size, 2)
 
 
-def test_tiny_discriminator_shapes_and_param_count():
-  config = config_lib.tiny()
+def test_tiny_discriminator_shapes_and_param_count(tiny_config):
+  config = tiny_config
   discriminator = networks.build_discriminator(config)
   logits = discriminator([np.zeros([3, 32, 32, 1], np.float32),
                           np.zeros([3, 32, 32, 2], np.float32)],
@@ -73,22 +74,22 @@ def test_tiny_discriminator_shapes_and_param_count():
 
 
 def test_unet_depth_is_derived_and_validated():
-  assert networks.unet_depth(256) == 8
-  assert networks.unet_depth(32) == 5
-  assert networks.unet_depth(96) == 5
-  assert networks.unet_depth(512) == 8
-  assert networks.unet_depth(256, 6) == 6
+  assert blocks.unet_depth(256) == 8
+  assert blocks.unet_depth(32) == 5
+  assert blocks.unet_depth(96) == 5
+  assert blocks.unet_depth(512) == 8
+  assert blocks.unet_depth(256, 6) == 6
   with pytest.raises(ValueError, match="--unet_depth=6.*divisible by 64"):
-    networks.unet_depth(96, 6)
+    blocks.unet_depth(96, 6)
   with pytest.raises(ValueError, match="--image_size=100"):
-    networks.unet_depth(100)
-  assert networks.level_filters(64, 0, 8) == [64, 128, 256, 512, 512, 512, 512,
+    blocks.unet_depth(100)
+  assert blocks.level_filters(64, 0, 8) == [64, 128, 256, 512, 512, 512, 512,
                                             512]
-  assert networks.level_filters(16, 64, 4) == [16, 32, 64, 64]
+  assert blocks.level_filters(16, 64, 4) == [16, 32, 64, 64]
 
 
-def test_test_time_flip_averages_the_image_and_its_mirror():
-  generator = networks.build_generator(config_lib.tiny(), seed=1)
+def test_test_time_flip_averages_the_image_and_its_mirror(tiny_config):
+  generator = networks.build_generator(tiny_config, seed=1)
   l_channel = tf.random.stateless_uniform([2, 32, 32, 1], seed=[1, 2],
                                           minval=-1.0, maxval=1.0)
   mirror = lambda images: tf.reverse(images, axis=[2])

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorizer import config as config_lib
 from colorizer.training import distribute
 from colorizer.training import steps
 from colorizer.training import train
@@ -41,9 +40,9 @@ def _one_step(strategy, config):
   return {k: float(v) for k, v in scalars.items()}, weights
 
 
-def test_mirrored_over_two_devices_matches_the_default_strategy():
+def test_mirrored_over_two_devices_matches_the_default_strategy(tiny_config):
   # No dropout: its random masks differ between strategies by design.
-  config = config_lib.tiny().replace(model={"dropout": 0.0})
+  config = tiny_config.replace(model={"dropout": 0.0})
   single_scalars, single_weights = _one_step(tf.distribute.get_strategy(),
                                              config)
   mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -58,8 +57,9 @@ def test_mirrored_over_two_devices_matches_the_default_strategy():
 @pytest.mark.parametrize("mixed_precision,jit_compile", [
     ("bfloat16", False), ("none", True), ("bfloat16", True), ("float16",
                                                                False)])
-def test_precision_and_xla_steps_stay_finite(mixed_precision, jit_compile):
-  config = config_lib.tiny().replace(
+def test_precision_and_xla_steps_stay_finite(tiny_config, mixed_precision,
+                                             jit_compile):
+  config = tiny_config.replace(
       train={"mixed_precision": mixed_precision, "jit_compile": jit_compile})
   try:
     scalars, weights = _one_step(tf.distribute.get_strategy(), config)
@@ -70,8 +70,8 @@ def test_precision_and_xla_steps_stay_finite(mixed_precision, jit_compile):
   assert all(w.dtype == np.float32 for w in weights)  # Variables stay fp32.
 
 
-def test_steps_per_execution_runs_several_steps_per_call(tmp_path):
-  config = config_lib.tiny().replace(
+def test_steps_per_execution_runs_several_steps_per_call(tiny_config, tmp_path):
+  config = tiny_config.replace(
       train={"train_steps": 6, "steps_per_execution": 3, "log_every": 3,
              "save_every": 6, "eval_every": 6})
   assert train.train_and_evaluate(config, str(tmp_path))["step"] == 6

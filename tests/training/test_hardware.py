@@ -93,26 +93,27 @@ def test_binaries_set_onednn_before_tensorflow_is_imported():
   assert out == [expected, "False"]
 
 
-def test_resolve_precision_replaces_auto_for_the_run(monkeypatch):
+def test_resolve_precision_replaces_auto_for_the_run(tiny_config, monkeypatch):
   monkeypatch.setattr(hardware, "cpu_flags", lambda *a: frozenset(
       ZEN3_FLAGS.split()))
   monkeypatch.setattr(hardware, "gpu_compute_capabilities", lambda: ())
-  config = config_lib.tiny().replace(train={"mixed_precision": "auto"})
+  config = tiny_config.replace(train={"mixed_precision": "auto"})
   assert steps.resolve_precision(config).train.mixed_precision == "none"
   monkeypatch.setattr(hardware, "cpu_flags", lambda *a: frozenset(
       ZEN4_FLAGS.split()))
   assert steps.resolve_precision(config).train.mixed_precision == "bfloat16"
 
 
-def test_auto_float16_falls_back_for_encoder_generators(monkeypatch):
+def test_auto_float16_falls_back_for_encoder_generators(tiny_config,
+                                                        monkeypatch):
   monkeypatch.setattr(hardware, "gpu_compute_capabilities", lambda: ((7, 5),))
-  config = config_lib.tiny().replace(
+  config = tiny_config.replace(
       train={"mixed_precision": "auto"}, model={"generator": "mobilenet_unet"})
   assert steps.resolve_precision(config).train.mixed_precision == "none"
   unet = config.replace(model={"generator": "unet"})
   assert steps.resolve_precision(unet).train.mixed_precision == "float16"
 
 
-def test_auto_is_the_default_and_presets_for_tests_pin_float32():
+def test_auto_is_the_default_and_presets_for_tests_pin_float32(tiny_config):
   assert config_lib.Config().train.mixed_precision == "auto"
-  assert config_lib.tiny().train.mixed_precision == "none"
+  assert tiny_config.train.mixed_precision == "none"

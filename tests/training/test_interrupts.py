@@ -90,7 +90,7 @@ def test_sigkill_at_any_moment_resumes_from_a_complete_checkpoint(tmp_path):
       config.train.train_steps)
 
 
-def test_unwritable_model_dir_fails_before_training(tmp_path):
+def test_unwritable_model_dir_fails_before_training(tiny_config, tmp_path):
   if os.geteuid() == 0:
     # root ignores permission bits; a path under a regular file cannot be
     # created by anyone.
@@ -102,4 +102,4 @@ def test_unwritable_model_dir_fails_before_training(tmp_path):
     locked.mkdir(mode=0o500)
     model_dir = str(locked / "run")
   with pytest.raises(ValueError, match="--model_dir=.*not writable"):
-    train.train_and_evaluate(config_lib.tiny(), model_dir)
+    train.train_and_evaluate(tiny_config, model_dir)

@@ -18,8 +18,8 @@ from colorizer.training import train
 from tests import conftest
 
 
-def test_generator_learns_color_well_below_the_gray_baseline():
-  config = config_lib.tiny().replace(
+def test_generator_learns_color_well_below_the_gray_baseline(tiny_config):
+  config = tiny_config.replace(
       model={"base_filters": 16, "max_filters": 64, "dropout": 0.0},
       optim={"gen_learning_rate": 2e-3})
   state = steps.build_state(config, tf.distribute.get_strategy())
@@ -39,8 +39,9 @@ def test_generator_learns_color_well_below_the_gray_baseline():
   assert int(state.gen_optimizer.iterations.numpy()) == 150
 
 
-def test_adversarial_step_updates_both_networks_and_reports_scalars():
-  config = config_lib.tiny()
+def test_adversarial_step_updates_both_networks_and_reports_scalars(
+    tiny_config):
+  config = tiny_config
   state = steps.build_state(config, tf.distribute.get_strategy())
   l_channel = tf.random.uniform([4, 32, 32, 1], -1, 1, seed=1)
   ab_real = tf.random.uniform([4, 32, 32, 2], -0.5, 0.5, seed=2)
@@ -69,8 +70,8 @@ def test_linear_decay_schedule():
       pytest.approx(2e-4))
 
 
-def test_weight_decay_shrinks_kernels_only():
-  config = config_lib.tiny().replace(optim={"weight_decay": 0.5,
+def test_weight_decay_shrinks_kernels_only(tiny_config):
+  config = tiny_config.replace(optim={"weight_decay": 0.5,
                                             "gen_learning_rate": 0.1})
   flags_lib.validate(config)
   state = steps.build_state(config, tf.distribute.get_strategy())
@@ -169,9 +170,10 @@ def _generator_weights(checkpoint_path, config):
   return [v.numpy() for v in state.generator.trainable_variables]
 
 
-def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_config,
+                                                                  tmp_path):
   model_dir = str(tmp_path)
-  config = config_lib.tiny().replace(train={"train_steps": 2})
+  config = tiny_config.replace(train={"train_steps": 2})
   train.train_and_evaluate(config, model_dir)
   poisoned = config.replace(train={"train_steps": 4},
                             loss={"recon_weight": float("inf")})
@@ -181,8 +183,8 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
       model_dir, "checkpoints")).endswith("ckpt-2")
 
 
-def test_batch_not_divisible_by_replicas_is_an_error(tmp_path):
-  config = config_lib.tiny().replace(train={"batch_size": 3})
+def test_batch_not_divisible_by_replicas_is_an_error(tiny_config, tmp_path):
+  config = tiny_config.replace(train={"batch_size": 3})
 
   class TwoReplicas:
     num_replicas_in_sync = 2

@@ -74,17 +74,69 @@ def test_bad_flag_is_one_line_on_stderr(tmp_path):
   assert "Traceback" not in result.stderr
 
 
-def test_preset_auto_follows_the_dataset():
+def _parsed(*argv):
   flag_values = flags.FlagValues()
   flags_lib.define_config_flags(flag_values)
-  flag_values(["colorizer-train"])
-  assert flags_lib.preset_name(flag_values) == "demo"
-  flag_values = flags.FlagValues()
-  flags_lib.define_config_flags(flag_values)
-  flag_values(["colorizer-train", "--dataset=folder:/x", "--batch_size=2"])
+  flag_values(["colorizer-train", *argv])
+  return flag_values
+
+
+def test_preset_auto_follows_the_dataset(tmp_path):
+  assert flags_lib.preset_name(_parsed()) == "demo"
+  flag_values = _parsed(f"--dataset=folder:{tmp_path}", "--batch_size=2")
   config = flags_lib.config_from_flags(flag_values)
-  assert flags_lib.preset_name(flag_values) == "pix2pix"
-  assert config.data.image_size == 256 and config.train.batch_size == 2
+  assert flags_lib.preset_name(flag_values) == "photos"
+  assert config.data.image_size == config_lib.photos().data.image_size
+  assert config.train.batch_size == 2
+  assert flags_lib.preset_name(_parsed("--dataset=tfds:imagenette")) == \
+      "photos"
+  assert flags_lib.preset_name(_parsed("--preset=pix2pix",
+                                       f"--dataset=folder:{tmp_path}")) == \
+      "pix2pix"
+
+
+def test_auto_photos_preset_keeps_labels_only_where_the_source_has_them(
+    tmp_path):
+  loose, classes = tmp_path / "loose", tmp_path / "classes"
+  png = lambda seed: (lambda: conftest.encoded(
+      conftest.random_photo(8, 8, seed), "PNG"))
+  conftest.write_files(loose, {f"{i}.png": png(i) for i in range(2)})
+  conftest.write_files(classes, {f"{name}/{i}.png": png(i)
+                                 for name in ("dog", "church")
+                                 for i in range(2)})
+  assert flags_lib.config_from_flags(_parsed(
+      f"--dataset=folder:{classes}")).loss.label_weight == 1.0
+  config = flags_lib.config_from_flags(_parsed(f"--dataset=folder:{loose}"))
+  assert config.loss.label_weight == 0.0
+  flags_lib.validate(config)  # A flat folder trains with the default preset.
+  # A label weight the user asked for is kept, and refused by validation.
+  config = flags_lib.config_from_flags(_parsed(f"--dataset=folder:{loose}",
+                                               "--label_weight=1"))
+  with pytest.raises(ValueError, match="--label_weight"):
+    flags_lib.validate(config)
+
+
+def test_preset_phases_scale_with_the_users_train_steps(tmp_path):
+  # The example: the photos preset pretrains all its steps.
+  config = flags_lib.config_from_flags(_parsed(
+      f"--dataset=folder:{tmp_path}", "--train_steps=20"))
+  assert (config.train.train_steps, config.train.pretrain_steps) == (20, 20)
+  flags_lib.validate(config.replace(loss={"label_weight": 0.0}))
+  # A preset with a GAN phase keeps its proportions.
+  base = config_lib.demo()  # 1,500 steps, 300 of them pretraining.
+  config = flags_lib.config_from_flags(_parsed("--train_steps=150"), base)
+  assert config.train.pretrain_steps == 30
+  # A phase the user sets is theirs, whatever --train_steps is.
+  config = flags_lib.config_from_flags(
+      _parsed("--train_steps=150", "--pretrain_steps=100"), base)
+  assert config.train.pretrain_steps == 100
+  # Only values the user gave can conflict; the message names both flags.
+  config = flags_lib.config_from_flags(
+      _parsed("--train_steps=20", "--pretrain_steps=300"), base)
+  with pytest.raises(ValueError) as error:
+    flags_lib.validate(config)
+  assert "--pretrain_steps=300" in str(error.value)
+  assert "--train_steps=20" in str(error.value)
 
 
 def test_unparsable_flag_names_the_flag(tmp_path):

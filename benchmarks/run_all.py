@@ -75,15 +75,23 @@ def _write_photo_folder(root: str, count: int = 64) -> str:
 
 
 class Recorder:
-  """Prints each measurement as a line and keeps it for the table."""
+  """Prints each measurement as a line and keeps it for the table.
 
-  def __init__(self, json_path: str):
+  Every line and JSON record ends with where it was measured (CPU model and
+  widest ISA, TensorFlow, oneDNN on or off): figures from two machines can
+  then never be mixed up.
+  """
+
+  def __init__(self, json_path: str, where: dict):
     self.rows = []
+    self.where = where
     self._json = open(json_path, "w") if json_path else None
 
   def add(self, **values):
     self.rows.append(values)
-    line = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+    values = dict(values, **self.where)
+    line = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else
+                    f"{k}={json.dumps(v) if ' ' in str(v) else v}"
                     for k, v in values.items())
     print(line, flush=True)
     if self._json:
@@ -101,9 +109,10 @@ def main(argv):
 
   min_seconds = 4.0 if _QUICK.value else _MIN_SECONDS.value
   sizes = [32, 128] if _QUICK.value else [int(s) for s in _SIZES.value]
-  record = Recorder(_JSON_OUT.value)
+  from colorizer import hardware as hardware_lib  # pylint: disable=g-import-not-at-top
+  record = Recorder(_JSON_OUT.value, hardware_lib.summary())
   hardware = hardware_name()
-  print(f"hardware: {hardware}; TensorFlow {tf.__version__}", flush=True)
+  print(f"hardware: {hardware}; {hardware_lib.describe()}", flush=True)
 
   peaks = {}
   for dtype_name, dtype in (("float32", tf.float32),
@@ -185,7 +194,7 @@ def main(argv):
 
   record.add(name="peak_memory", host_rss_mb=measure.peak_memory_mb(),
              **{f"gpu_{k}": v for k, v in measure.gpu_peak_memory_mb().items()})
-  print(f"\nhardware: {hardware}")
+  print(f"\nhardware: {hardware}; {hardware_lib.describe()}")
   print(f"{'measurement':48s} {'img/s':>9s}  extra")
   for row in record.rows:
     rate = row.get("img_per_s")

@@ -164,16 +164,37 @@ def resolve_mixed_precision(requested: str) -> PrecisionChoice:
                                 gpu_compute_capabilities())
 
 
+def vector_isa(flags: Iterable[str]) -> str:
+  """The CPU's widest relevant instruction set, for benchmark labels."""
+  flags = frozenset(flags)
+  for flag in ("amx_bf16", "avx512_bf16", "avx512f", "avx2"):
+    if flag in flags:
+      return flag
+  return "none"
+
+
+def summary() -> dict:
+  """Where a figure was measured: CPU, its ISA, cores, TF, oneDNN, GPUs."""
+  flags = cpu_flags()
+  try:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    tf_version = tf.__version__
+    gpus = [tf.config.experimental.get_device_details(gpu).get(
+        "device_name", "GPU") for gpu in tf.config.list_physical_devices("GPU")]
+  except ImportError:
+    tf_version, gpus = "not installed", []
+  return {"cpu": cpu_model(), "isa": vector_isa(flags),
+          "cores": os.cpu_count(), "tf": tf_version,
+          "onednn": "on" if onednn_enabled() else "off",
+          "gpu": ",".join(gpus) or "none"}
+
+
 def describe() -> str:
   """One line: CPU model, its vector/bfloat16 flags, TF version, oneDNN."""
   flags = cpu_flags()
   shown = sorted(flag for flag in flags if flag.startswith(("avx512", "amx"))
                  or flag in ("avx2", "avx_vnni"))
-  try:
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    tf_version = tf.__version__
-  except ImportError:
-    tf_version = "not installed"
-  return (f"cpu={cpu_model()!r} cores={os.cpu_count()} "
-          f"flags={','.join(shown) or 'none'} tensorflow={tf_version} "
-          f"onednn={'on' if onednn_enabled() else 'off'}")
+  where = summary()
+  return (f"cpu={where['cpu']!r} cores={where['cores']} "
+          f"flags={','.join(shown) or 'none'} tensorflow={where['tf']} "
+          f"onednn={where['onednn']} gpu={where['gpu']}")

@@ -51,12 +51,12 @@ def main(argv):
         server.saved_model_colorizer(model_path),
         backend_name=_LABEL.value or (None if _MODEL.value else
                                       "an untrained tiny model"))
-    server = werkzeug.serving.make_server("127.0.0.1", 0, page, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    http_server = werkzeug.serving.make_server("127.0.0.1", 0, page, threaded=True)
+    threading.Thread(target=http_server.serve_forever, daemon=True).start()
     driver = test_web.chromium_driver(os.path.join(temp_dir, "profile"),
                                       window_size=(_WIDTH.value, 900))
     try:
-      driver.get(f"http://127.0.0.1:{server.server_port}/")
+      driver.get(f"http://127.0.0.1:{http_server.server_port}/")
       driver.find_element("id", "file-input").send_keys(photo_path)
       driver.find_element("id", "colorize-button").click()
       test_web.wait_for_results(driver, 1)
@@ -69,7 +69,7 @@ def main(argv):
       driver.save_screenshot(_OUTPUT.value)
     finally:
       driver.quit()
-      server.shutdown()
+      http_server.shutdown()
   print(f"Wrote {_OUTPUT.value} ({model_path}).")
 
 

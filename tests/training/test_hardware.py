@@ -117,3 +117,18 @@ def test_auto_float16_falls_back_for_encoder_generators(tiny_config,
 def test_auto_is_the_default_and_presets_for_tests_pin_float32(tiny_config):
   assert config_lib.Config().train.mixed_precision == "auto"
   assert tiny_config.train.mixed_precision == "none"
+
+
+def test_benchmark_lines_say_where_they_ran(capsys):
+  from benchmarks import run_all  # pylint: disable=g-import-not-at-top
+  assert hardware.vector_isa(ZEN3_FLAGS.split()) == "avx2"
+  assert hardware.vector_isa(ZEN4_FLAGS.split()) == "avx512_bf16"
+  assert hardware.vector_isa(SAPPHIRE_RAPIDS_FLAGS.split()) == "amx_bf16"
+  where = hardware.summary()
+  assert set(where) >= {"cpu", "isa", "tf", "onednn"}
+  record = run_all.Recorder("", where)
+  record.add(name="train_step", img_per_s=12.5)
+  line = capsys.readouterr().out.strip()
+  assert line.startswith("name=train_step img_per_s=12.5 cpu=")
+  assert f"isa={where['isa']}" in line and f"onednn={where['onednn']}" in line
+  assert record.rows == [{"name": "train_step", "img_per_s": 12.5}]

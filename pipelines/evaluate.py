@@ -43,6 +43,10 @@ _NUM_IMAGES = flags.DEFINE_integer("num_images", 0,
 _IMAGE_OFFSET = flags.DEFINE_integer(
     "image_offset", 0, "Skip the split's first N images (e.g. to report on "
     "images other than those a decode was chosen on).")
+_IMAGE_STRIDE = flags.DEFINE_integer(
+    "image_stride", 1, "Then score every Nth image: a sample spread over the "
+    "split (a folder's files are sorted by class). --image_stride=2 with "
+    "--image_offset=0 and 1 gives two disjoint halves.")
 _OUTPUT_DIR = flags.DEFINE_string(
     "output_dir", "", "Reports go here; default --model_dir, or "
     "runs/eval/<name>_v<version> for --model.")
@@ -95,7 +99,7 @@ def main(argv):
             decode_saturation=_DECODE_SATURATION.value,
             test_time_flip=_TEST_TIME_FLIP.value),
         skip_grayscale=_SKIP_GRAYSCALE.value,
-        image_offset=_IMAGE_OFFSET.value)
+        image_offset=_IMAGE_OFFSET.value, image_stride=_IMAGE_STRIDE.value)
   except ValueError as error:
     sys.exit(f"colorizer-evaluate: error: {error}")
   print(evaluate_report.format_table(result))

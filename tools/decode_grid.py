@@ -36,6 +36,9 @@ _NUM_IMAGES = flags.DEFINE_integer(
     "out and not counted).")
 _IMAGE_OFFSET = flags.DEFINE_integer(
     "image_offset", 0, "Skip the split's first images.")
+_IMAGE_STRIDE = flags.DEFINE_integer(
+    "image_stride", 1, "Then score every Nth image (colorizer-evaluate's "
+    "--image_stride).")
 _TEST_TIME_FLIP = flags.DEFINE_bool(
     "test_time_flip", None, "Score with (without) test-time flipping; unset: "
     "the run's own setting.")
@@ -70,7 +73,8 @@ def main(argv):
               decode_temperature=temperature, decode_rebalance=rebalance,
               decode_saturation=saturation,
               test_time_flip=_TEST_TIME_FLIP.value),
-          image_offset=_IMAGE_OFFSET.value, progress_stream=None)
+          image_offset=_IMAGE_OFFSET.value, image_stride=_IMAGE_STRIDE.value,
+          progress_stream=None)
     except ValueError as error:
       sys.exit(f"decode_grid: error: {error}")
     print(f"[{index + 1}/{len(settings)}] {name}: PSNR "

@@ -47,7 +47,8 @@ class GrayscaleFilter:
 
 
 def evaluation_images(data_config: config_lib.DataConfig, split: str,
-                      num_images: int, seed: int, image_offset: int = 0
+                      num_images: int, seed: int, image_offset: int = 0,
+                      image_stride: int = 1
                       ) -> Tuple[Iterator[np.ndarray], Optional[int],
                                  image_io.SkipCounter]:
   """The images to score, each uint8 [H, W, 3] at its own size.
@@ -61,6 +62,9 @@ def evaluation_images(data_config: config_lib.DataConfig, split: str,
     seed: the split seed; the training seed gives the training split.
     image_offset: skip this many images of the split first (so that, say,
       a decode chosen on the first images is reported on the others).
+    image_stride: then keep every this-many-th image: a sample spread over
+      a split whose files are sorted by class folder. With stride 2, offset
+      0 and offset 1 give two disjoint halves.
 
   Returns:
     (images, total, skipped): an iterator of NumPy images, their number when
@@ -84,6 +88,11 @@ def evaluation_images(data_config: config_lib.DataConfig, split: str,
   if image_offset:
     dataset = dataset.skip(image_offset)
     total = None if total is None else max(0, total - image_offset)
+  if image_stride < 1:
+    raise ValueError(f"--image_stride={image_stride}: must be >= 1.")
+  if image_stride > 1:
+    dataset = dataset.shard(image_stride, 0)
+    total = None if total is None else -(-total // image_stride)
   if num_images:
     dataset = dataset.take(num_images)
     total = num_images if total is None else min(total, num_images)

@@ -299,6 +299,7 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
                  config_lib.InferenceOverrides()),
              skip_grayscale: bool = True,
              image_offset: int = 0,
+             image_stride: int = 1,
              progress_stream: Optional[TextIO] = sys.stderr
              ) -> Tuple[EvalResult, Dict[str, str]]:
   """Evaluates a SavedModel or a model dir and writes every report.
@@ -321,6 +322,7 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
     skip_grayscale: leave images without color out (GrayscaleFilter); then
       num_images counts the images kept.
     image_offset: skip the split's first images (evaluation_images).
+    image_stride: then score every this-many-th image (evaluation_images).
     progress_stream: where progress lines go.
 
   Returns:
@@ -365,13 +367,14 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
   grayscale = eval_images.GrayscaleFilter()
   if skip_grayscale:
     images, total, skipped = eval_images.evaluation_images(
-        data_config, split, 0, loaded.config.train.seed, image_offset)
+        data_config, split, 0, loaded.config.train.seed, image_offset,
+        image_stride)
     images = grayscale(images, num_images)
     total = num_images or total  # An upper bound: gray ones are left out.
   else:
     images, total, skipped = eval_images.evaluation_images(
         data_config, split, num_images, loaded.config.train.seed,
-        image_offset)
+        image_offset, image_stride)
   result = score_images(loaded.predict_ab, images, feature_fn=feature_fn,
                         fid_note=fid_note, batch_size=batch_size,
                         contact_sheet_images=contact_sheet_images,
@@ -384,7 +387,7 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
                  "decode_saturation": loaded.config.model.decode_saturation,
                  "test_time_flip": loaded.config.model.test_time_flip,
                  "dataset": data_config.dataset, "split": split,
-                 "image_offset": image_offset,
+                 "image_offset": image_offset, "image_stride": image_stride,
                  "skipped_files": skipped.count,
                  "grayscale_images_left_out": (grayscale.count
                                                if skip_grayscale else None)}

@@ -535,3 +535,22 @@ def test_image_offset_skips_the_first_images_of_the_split(tiny_config):
   assert total == 5 and later_total == 2 and len(later) == 2
   for expected, image in zip(first[3:], later):
     np.testing.assert_array_equal(expected, image)
+
+
+def test_image_stride_samples_the_split_and_offsets_give_disjoint_halves(
+    tiny_config):
+  data_config = tiny_config.data
+  every, _, _ = eval_images.evaluation_images(data_config, "val", 6, 0)
+  every = list(every)
+  even, even_total, _ = eval_images.evaluation_images(
+      data_config, "val", 3, 0, image_stride=2)
+  odd, _, _ = eval_images.evaluation_images(
+      data_config, "val", 3, 0, image_offset=1, image_stride=2)
+  even, odd = list(even), list(odd)
+  assert even_total == 3 and len(even) == len(odd) == 3
+  for expected, image in zip(every[0::2], even):
+    np.testing.assert_array_equal(expected, image)
+  for expected, image in zip(every[1::2], odd):
+    np.testing.assert_array_equal(expected, image)
+  with pytest.raises(ValueError, match="--image_stride=0"):
+    eval_images.evaluation_images(data_config, "val", 3, 0, image_stride=0)

@@ -193,6 +193,9 @@ class ExportConfig:
       "savedmodels", "Root of the TF Serving model tree.")
   render_size: int = _field(
       0, "Resolution the exported network runs at; 0 means image_size.")
+  guided_upsample: bool = _field(
+      True, "Upsample a*b* to each photo's size guided by its full-size L* "
+      "(joint bilateral), so color stays within edges; false: bilinear.")
 
 
 @dataclasses.dataclass(frozen=True)

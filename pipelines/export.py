@@ -8,8 +8,15 @@ Choose a checkpoint, a version and the network's resolution:
 
   colorizer-export --model_dir=runs/photos --checkpoint=runs/photos/checkpoints/ckpt-20000 \
       --name=photos --version=3 --render_size=512
+
+a*b* are upsampled to each photo's size guided by its L* (joint bilateral);
+--noguided_upsample exports the former bilinear resize instead:
+
+  colorizer-export --model_dir=runs/photos --name=photos_bilinear \
+      --noguided_upsample
 """
 
+import os
 import sys
 
 from absl import app
@@ -41,6 +48,11 @@ _DECODE_SATURATION = flags.DEFINE_float(
 _TEST_TIME_FLIP = flags.DEFINE_bool(
     "test_time_flip", None, "Export averaging each prediction with the "
     "mirror image's (unset: the training config's model.test_time_flip).")
+_GUIDED_UPSAMPLE = flags.DEFINE_bool(
+    "guided_upsample", None, "Upsample a*b* to each photo's size guided by "
+    "its full-size L* (joint bilateral: color stays within edges); false: "
+    "bilinear. Unset: the training config's export.guided_upsample (true "
+    "unless the run set it).")
 flags.mark_flag_as_required("model_dir")
 
 
@@ -52,16 +64,23 @@ def main(argv):
              ">= 0.")
   from colorizer import config as config_lib  # pylint: disable=g-import-not-at-top
   from colorizer.serving import export  # pylint: disable=g-import-not-at-top
+  overrides = config_lib.InferenceOverrides(
+      decode_temperature=_DECODE_TEMPERATURE.value,
+      decode_rebalance=_DECODE_REBALANCE.value,
+      decode_saturation=_DECODE_SATURATION.value,
+      test_time_flip=_TEST_TIME_FLIP.value)
   try:
-    version_dir = export.export_from_model_dir(
-        _MODEL_DIR.value, checkpoint_path=_CHECKPOINT.value or None,
-        name=_NAME.value or None, version=_VERSION.value or None,
-        base_dir=_BASE_DIR.value, render_size=_RENDER_SIZE.value or None,
-        overrides=config_lib.InferenceOverrides(
-            decode_temperature=_DECODE_TEMPERATURE.value,
-            decode_rebalance=_DECODE_REBALANCE.value,
-            decode_saturation=_DECODE_SATURATION.value,
-            test_time_flip=_TEST_TIME_FLIP.value))
+    # export_from_model_dir takes no guided_upsample yet: restore and export
+    # here until it does (the name default is its own).
+    generator, config, step = export.restore_generator(
+        _MODEL_DIR.value, _CHECKPOINT.value or None, overrides)
+    name = _NAME.value or config.export.export_name or os.path.basename(
+        os.path.normpath(_MODEL_DIR.value))
+    version_dir = export.export(
+        generator, config, _BASE_DIR.value, name,
+        version=_VERSION.value or None,
+        render_size=_RENDER_SIZE.value or None, step=step,
+        guided_upsample=_GUIDED_UPSAMPLE.value)
   except ValueError as error:
     sys.exit(f"colorizer-export: error: {error}")
   print(f"Exported {version_dir}")

@@ -158,3 +158,77 @@ def test_the_warning_filter_is_narrow():
   assert pattern.match("unable to load libtensorflow_io_plugins.so: ...\n"
                        "caused by: ['...so: undefined symbol: _ZN3tsl5mutex']")
   assert not pattern.match("rgb_to_lab is deprecated")
+
+
+@pytest.mark.parametrize("mode", ["eager", "tf_data"])
+def test_l_star_from_uint8_matches_the_full_conversion(mode):
+  gray_levels = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, -1)
+  colors = np.random.RandomState(5).randint(0, 256, (2000, 3)).astype(
+      np.uint8)
+  rgb_uint8 = np.concatenate([gray_levels, colors])
+  l_star = (color.l_star_from_rgb_uint8(rgb_uint8).numpy() if mode == "eager"
+            else _in_tf_data(color.l_star_from_rgb_uint8, rgb_uint8))
+  expected = color.rgb_to_lab(color.rgb_uint8_to_float(rgb_uint8))[:, :1]
+  np.testing.assert_allclose(l_star, expected.numpy(), atol=1e-3)
+  np.testing.assert_allclose(l_star[:, 0], cie_rgb_to_lab(rgb_uint8 / 255.0)[
+      :, 0], atol=0.05)
+
+
+def test_linear_rgb_to_uint8_rounds_as_the_srgb_formula():
+  linear = np.concatenate([np.linspace(-0.1, 1.1, 20001),
+                           np.random.RandomState(6).rand(5000)])
+  encoded = np.where(linear > 0.0031308,
+                     1.055 * np.maximum(linear, 0) ** (1 / 2.4) - 0.055,
+                     12.92 * linear)
+  expected = np.round(np.clip(encoded, 0, 1) * 255)
+  got = color.linear_rgb_to_uint8(
+      np.repeat(linear[:, None], 3, -1).astype(np.float32)).numpy()[:, 0]
+  # float32 against float64 may round a value within 1e-4 of a half step
+  # the other way.
+  assert np.abs(got.astype(int) - expected).max() <= 1
+  assert np.mean(got == expected) > 0.999
+
+
+def _former_clamp(l_star, ab, iterations=12):
+  """The gamut clamp as it was: a 12-step bisection, in float64 NumPy."""
+  def in_gamut(l_values, ab_values):
+    fy = (l_values + 16.0) / 116.0
+    f = np.concatenate([fy + ab_values[:, :1] / 500.0, fy,
+                        fy - ab_values[:, 1:] / 200.0], -1)
+    xyz = np.where(f > 0.2068966, f ** 3, (f - 16.0 / 116.0) / 7.787) * _D65
+    linear = xyz @ np.array(color._XYZ_TO_LINEAR_RGB).T  # pylint: disable=protected-access
+    return np.all((linear >= -1e-4) & (linear <= 1 + 1e-4), -1)
+  l_star, ab = np.asarray(l_star, np.float64), np.asarray(ab, np.float64)
+  low, high = np.zeros(len(ab)), np.ones(len(ab))
+  outside = ~in_gamut(l_star, ab)
+  for _ in range(iterations):
+    middle = (low + high) / 2
+    fits = in_gamut(l_star, ab * middle[:, None])
+    low, high = np.where(fits, middle, low), np.where(fits, high, middle)
+  return np.where(outside[:, None], ab * low[:, None], ab)
+
+
+def test_faster_clamp_matches_the_former_one():
+  rng = np.random.RandomState(7)
+  l_star = rng.uniform(0, 100, (5000, 1)).astype(np.float32)
+  ab = rng.uniform(-110, 110, (5000, 2)).astype(np.float32)
+  clamped = color.clamp_ab_to_gamut(l_star, ab).numpy()
+  former = _former_clamp(l_star, ab)
+  # Ten bisection steps instead of twelve: the chroma factor to 2**-10
+  # instead of 2**-12, below the former result (both are in gamut).
+  chroma = np.linalg.norm(ab, axis=-1)
+  difference = np.linalg.norm(clamped - former, axis=-1)
+  assert (difference <= chroma * (2.0 ** -10 + 2.0 ** -12) + 1e-3).all()
+  assert difference.mean() < 0.05
+
+
+def test_fused_lab_to_rgb_uint8_matches_clamp_then_convert():
+  rng = np.random.RandomState(8)
+  l_star = rng.uniform(0, 100, (3, 40, 50, 1)).astype(np.float32)
+  ab = rng.uniform(-110, 110, (3, 40, 50, 2)).astype(np.float32)
+  three_steps = color.rgb_float_to_uint8(color.lab_to_rgb(
+      tf.concat([l_star, color.clamp_ab_to_gamut(l_star, ab)], -1))).numpy()
+  fused = tf.function(color.lab_to_rgb_uint8_in_gamut)(l_star, ab).numpy()
+  assert fused.shape == (3, 40, 50, 3) and fused.dtype == np.uint8
+  difference = np.abs(fused.astype(int) - three_steps.astype(int))
+  assert difference.max() <= 1 and np.mean(difference == 0) > 0.99

@@ -1,9 +1,13 @@
 """The serving tf.Module and export to TF Serving's layout.
 
 The SavedModel holds the whole full-resolution path as core TensorFlow ops:
-decode -> L* at full size -> network at render size -> a*b* resized back ->
-joined with the untouched L* -> a*b* clamped into the sRGB gamut -> PNG. It
-loads with TensorFlow alone (no colorizer, no tensorflow-io import).
+decode -> L* at full size -> network at render size -> a*b* upsampled to
+full size -> joined with the untouched L* -> a*b* clamped into the sRGB
+gamut -> PNG. The a*b* are upsampled guided by the full-size L* (joint
+bilateral upsampling, colorizer.serving.joint_bilateral: color stays on its
+side of the photo's edges), or bilinearly for a model exported with
+--noguided_upsample. It loads with TensorFlow alone (no colorizer, no
+tensorflow-io import).
 
 Signatures:
   serving_default:     image_bytes tf.string [B] -> colorized_bytes tf.string
@@ -53,6 +57,7 @@ from colorizer.model import blocks
 from colorizer.model import colorizer_model
 from colorizer.model import networks
 from colorizer.data import sketch
+from colorizer.serving import joint_bilateral
 
 SERVING_SIGNATURE = "serving_default"
 RENDER_SIZE_SIGNATURE = "serving_render_size"
@@ -74,9 +79,27 @@ DEFAULT_MAX_PIXELS = 80_000_000
 # serving_render_size accepts up to max(this, the export's render size): the
 # generator's activations grow with the square of the render size.
 DEFAULT_MAX_RENDER_SIZE = 2048
+# zlib level of the PNG output: level 1 encodes a 6-megapixel photo 8 times
+# faster than the default (6) for a file about 20% larger.
+PNG_COMPRESSION = 1
 
 
-def predict_ab(generator_fn, l_star: tf.Tensor, render_size: int) -> tf.Tensor:
+def _upsampled_ab(generator_fn, l_star: tf.Tensor, render_size,
+                  guided_upsample: bool) -> tf.Tensor:
+  """The network's a*b* at L*'s size, before the gamut clamp."""
+  full_size = tf.shape(l_star)[1:3]
+  l_render = tf.image.resize(l_star, [render_size, render_size],
+                             antialias=True)  # [B, S, S, 1]
+  ab_normalized = generator_fn(color.normalize_l(l_render))  # [B, S, S, 2]
+  ab_render = color.denormalize_ab(tf.cast(ab_normalized, tf.float32))
+  if guided_upsample:
+    return joint_bilateral.upsample_ab(l_star, l_render,
+                                       ab_render)  # [B, H, W, 2]
+  return tf.image.resize(ab_render, full_size)  # [B, H, W, 2]
+
+
+def predict_ab(generator_fn, l_star: tf.Tensor, render_size: int,
+               guided_upsample: bool = True) -> tf.Tensor:
   """a*b* for L* at any size: the network runs at render_size.
 
   Args:
@@ -84,41 +107,40 @@ def predict_ab(generator_fn, l_star: tf.Tensor, render_size: int) -> tf.Tensor:
     l_star: float32 [B, H, W, 1], L* in [0, 100].
     render_size: the square size the network sees: an int, or an int32
       scalar tensor (the serving_render_size signature).
+    guided_upsample: resize a*b* back guided by l_star's edges
+      (joint_bilateral.upsample_ab) rather than bilinearly.
 
   Returns:
     float32 [B, H, W, 2]: a*b* resized back to H x W and clamped into the
     sRGB gamut given each pixel's own L*.
   """
   l_star = tf.clip_by_value(tf.cast(l_star, tf.float32), 0.0, 100.0)
-  full_size = tf.shape(l_star)[1:3]
-  l_render = tf.image.resize(l_star, [render_size, render_size],
-                             antialias=True)  # [B, S, S, 1]
-  ab_normalized = generator_fn(color.normalize_l(l_render))  # [B, S, S, 2]
-  ab_full = tf.image.resize(color.denormalize_ab(
-      tf.cast(ab_normalized, tf.float32)), full_size)  # [B, H, W, 2]
+  ab_full = _upsampled_ab(generator_fn, l_star, render_size, guided_upsample)
   return color.clamp_ab_to_gamut(l_star, ab_full)
 
 
-def colorize_rgb(generator_fn, rgb_uint8: tf.Tensor,
-                 render_size: int) -> tf.Tensor:
+def colorize_rgb(generator_fn, rgb_uint8: tf.Tensor, render_size: int,
+                 guided_upsample: bool = True) -> tf.Tensor:
   """Colorizes one image at its full resolution.
 
   A color input is decolorized first: only its L* is used, and that L* is
-  the output's L* (to 8-bit rounding).
+  the output's L* (to 8-bit rounding). The same colors as predict_ab, by
+  the 8-bit paths of colorizer.color, which make fewer passes over a large
+  photo.
 
   Args:
     generator_fn: as for predict_ab.
     rgb_uint8: uint8 [H, W, 3].
     render_size: the square size the network sees.
+    guided_upsample: as for predict_ab.
 
   Returns:
     uint8 [H, W, 3].
   """
-  rgb = color.rgb_uint8_to_float(rgb_uint8)[None]  # [1, H, W, 3]
-  l_star = color.rgb_to_lab(rgb)[..., :1]  # [1, H, W, 1]
-  ab = predict_ab(generator_fn, l_star, render_size)  # [1, H, W, 2]
-  rgb_out = color.lab_to_rgb(tf.concat([l_star, ab], axis=-1))
-  return color.rgb_float_to_uint8(rgb_out[0])
+  l_star = color.l_star_from_rgb_uint8(rgb_uint8)[None]  # [1, H, W, 1]
+  ab = _upsampled_ab(generator_fn, l_star, render_size,
+                     guided_upsample)  # [1, H, W, 2]
+  return color.lab_to_rgb_uint8_in_gamut(l_star, ab)[0]
 
 
 def decode_rgb_uint8(image_bytes: tf.Tensor,
@@ -159,16 +181,28 @@ def decode_rgb_uint8(image_bytes: tf.Tensor,
   with tf.control_dependencies([decoded_check]):
     image = tf.identity(image)
   channels = tf.shape(image)[-1]
-  image = tf.cast(image, tf.float32)
-  rgb = tf.cond(channels < 3,
-                lambda: tf.tile(image[..., :1], [1, 1, 3]),
-                lambda: image[..., :3])  # [H, W, 3]
-  opaque = tf.ones_like(image[..., :1])  # [H, W, 1]
-  alpha = tf.cond((channels == 2) | (channels == 4),
-                  lambda: image[..., -1:] / 255.0, lambda: opaque)
-  alpha = tf.cond(tf.reduce_any(alpha > 0), lambda: alpha, lambda: opaque)
+  # Gray and RGB stay uint8: compositing in float would cost several passes
+  # over a large photo for nothing.
+  rgb_uint8 = tf.cond((channels == 2) | (channels == 4),
+                      lambda: _composite_on_white(image),
+                      lambda: _color_channels(image))
+  return tf.ensure_shape(rgb_uint8, [None, None, 3])
+
+
+def _color_channels(image: tf.Tensor) -> tf.Tensor:
+  """[H, W, C] gray (+ alpha) or RGB (+ alpha) -> its [H, W, 3] colors."""
+  return tf.cond(tf.shape(image)[-1] < 3,
+                 lambda: tf.tile(image[..., :1], [1, 1, 3]),
+                 lambda: image[..., :3])
+
+
+def _composite_on_white(image: tf.Tensor) -> tf.Tensor:
+  """uint8 [H, W, 2 or 4] with alpha last -> uint8 [H, W, 3] on white."""
+  rgb = tf.cast(_color_channels(image), tf.float32)  # [H, W, 3]
+  alpha = tf.cast(image[..., -1:], tf.float32) / 255.0  # [H, W, 1]
+  alpha = tf.cond(tf.reduce_any(alpha > 0), lambda: alpha,
+                  lambda: tf.ones_like(alpha))
   rgb = rgb * alpha + 255.0 * (1.0 - alpha)
-  rgb = tf.ensure_shape(rgb, [None, None, 3])
   return tf.cast(tf.round(tf.clip_by_value(rgb, 0.0, 255.0)), tf.uint8)
 
 
@@ -178,7 +212,8 @@ class ColorizerModule(tf.Module):
   def __init__(self, generator: keras.Model, render_size: int,
                max_pixels: int = DEFAULT_MAX_PIXELS, render_multiple: int = 1,
                max_render_size: Optional[int] = None,
-               input_mode: str = "grayscale", test_time_flip: bool = False):
+               input_mode: str = "grayscale", test_time_flip: bool = False,
+               guided_upsample: bool = True):
     super().__init__(name="colorizer")
     if input_mode not in ("grayscale", "sketch"):
       raise ValueError(f"Unknown input_mode {input_mode!r}.")
@@ -190,6 +225,8 @@ class ColorizerModule(tf.Module):
     self.max_render_size = max_render_size or max(DEFAULT_MAX_RENDER_SIZE,
                                                   render_size)
     self.input_mode = input_mode
+    # A sketch model predicts L* too: there is no full-size L* to guide it.
+    self.guided_upsample = guided_upsample and input_mode == "grayscale"
     # Only the mode's own tensor function exists: saving traces every
     # tf.function with an input signature, and the other mode's would not
     # trace with this generator's channel count.
@@ -210,8 +247,9 @@ class ColorizerModule(tf.Module):
       rgb_out = sketch.colorize_drawing(self._generator_fn, rgb_uint8,
                                         render_size)
     else:
-      rgb_out = colorize_rgb(self._generator_fn, rgb_uint8, render_size)
-    return tf.io.encode_png(rgb_out)
+      rgb_out = colorize_rgb(self._generator_fn, rgb_uint8, render_size,
+                             self.guided_upsample)
+    return tf.io.encode_png(rgb_out, compression=PNG_COMPRESSION)
 
   def _colorize_batch(self, image_bytes, render_size):
     colorized = tf.map_fn(lambda one: self._colorize_one(one, render_size),
@@ -243,7 +281,7 @@ class ColorizerModule(tf.Module):
 
   def _serve_lab(self, l_star):
     return {OUTPUT_AB: predict_ab(self._generator_fn, l_star,
-                                  self.render_size)}
+                                  self.render_size, self.guided_upsample)}
 
   def _serve_sketch(self, sketch_image):
     return {OUTPUT_LAB: sketch.predict_lab(self._generator_fn, sketch_image,
@@ -297,7 +335,8 @@ def _warmup_request_bytes(model_name: str, render_size: int) -> bytes:
 def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
            name: str, version: Optional[int] = None,
            render_size: Optional[int] = None, step: Optional[int] = None,
-           max_pixels: int = DEFAULT_MAX_PIXELS) -> str:
+           max_pixels: int = DEFAULT_MAX_PIXELS,
+           guided_upsample: Optional[bool] = None) -> str:
   """Writes a SavedModel to base_dir/name/version, atomically.
 
   The model is written to a hidden temporary directory beside the target and
@@ -314,6 +353,10 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
       the training image_size.
     step: the training step, recorded in the metadata.
     max_pixels: larger decoded inputs are refused.
+    guided_upsample: upsample a*b* guided by L* (True, joint bilateral)
+      or bilinearly; default config.export.guided_upsample. Grayscale models
+      only: a sketch model's is always False. The metadata records it, and
+      the config saved there carries it.
 
   Returns:
     The version directory written.
@@ -340,10 +383,13 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
   temp_dir = os.path.join(model_base, f".tmp-{version}-{os.getpid()}-"
                           f"{int(time.time())}")
   input_mode = config.data.input_mode
+  if guided_upsample is not None:
+    config = config.replace(export={"guided_upsample": guided_upsample})
   module = ColorizerModule(generator, render_size, max_pixels,
                            render_multiple=render_multiple,
                            input_mode=input_mode,
-                           test_time_flip=config.model.test_time_flip)
+                           test_time_flip=config.model.test_time_flip,
+                           guided_upsample=config.export.guided_upsample)
   signatures = {
       SERVING_SIGNATURE: module.serve_bytes.get_concrete_function(),
       RENDER_SIZE_SIGNATURE: module.serve_bytes_at_size.get_concrete_function(),
@@ -367,6 +413,8 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
                 "input_mode": input_mode, "max_pixels": max_pixels,
                 "render_multiple": module.render_multiple,
                 "max_render_size": module.max_render_size,
+                "guided_upsample": module.guided_upsample,
+                "png_compression": PNG_COMPRESSION,
                 "signatures": signature_io,
                 "config": config.to_dict()}
     with tf.io.gfile.GFile(os.path.join(extra_dir, METADATA_FILE), "w") as f:

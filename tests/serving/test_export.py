@@ -280,6 +280,61 @@ def test_metadata(version_dir, config):
   assert config_lib.from_dict(metadata["config"]) == config
 
 
+@pytest.fixture(scope="module")
+def bilinear_version_dir(generator, config, base_dir):
+  return export.export(generator, config, base_dir, "bilinear",
+                       guided_upsample=False)
+
+
+def _edges_rgb(height: int, width: int) -> np.ndarray:
+  """The pattern with a dark disc on it: a sharp L* edge to follow."""
+  rows, cols = np.mgrid[0:height, 0:width]
+  disc = (rows - height / 2) ** 2 + (cols - width / 3) ** 2 < (height / 3) ** 2
+  rgb_uint8 = _pattern_rgb(height, width)
+  rgb_uint8[disc] //= 4
+  return rgb_uint8
+
+
+def test_guided_upsample_on_and_off_both_serve(
+    version_dir, bilinear_version_dir, generator_fn, config):
+  rgb_uint8 = _edges_rgb(70, 110)
+  png_bytes = _encode(Image.fromarray(rgb_uint8), "PNG")
+  served = {}
+  for path, guided in ((version_dir, True), (bilinear_version_dir, False)):
+    metadata = export.read_metadata(path)
+    assert metadata["guided_upsample"] is guided
+    assert config_lib.from_dict(metadata["config"]) == config.replace(
+        export={"guided_upsample": guided})
+    [png] = _serve(tf.saved_model.load(path), [png_bytes])
+    served[guided] = _decode_png(png)
+    expected = export.colorize_rgb(generator_fn, rgb_uint8, RENDER_SIZE,
+                                   guided_upsample=guided)
+    np.testing.assert_allclose(served[guided], expected.numpy(), atol=1)
+    _assert_lightness_kept(served[guided], rgb_uint8)
+  # The two upsamplings differ where the disc's edge is.
+  assert np.abs(served[True].astype(int) - served[False].astype(int)).max() > 2
+
+
+def test_colorize_lab_with_guided_upsample_off(bilinear_version_dir,
+                                               generator_fn):
+  l_star = tf.random.stateless_uniform([1, 23, 41, 1], seed=[5, 6],
+                                       maxval=100.0)
+  served = tf.saved_model.load(bilinear_version_dir).signatures[
+      export.LAB_SIGNATURE](l_star=l_star)["ab"]
+  np.testing.assert_allclose(
+      served.numpy(), export.predict_ab(generator_fn, l_star, RENDER_SIZE,
+                                        guided_upsample=False).numpy(),
+      atol=AB_ATOL)
+
+
+def test_sketch_models_are_never_guided(config):
+  sketch_config = config.replace(data={"input_mode": "sketch"})
+  module = export.ColorizerModule(networks.build_generator(sketch_config),
+                                  RENDER_SIZE, input_mode="sketch",
+                                  guided_upsample=True)
+  assert not module.guided_upsample
+
+
 def test_saved_model_cli_lists_signatures(version_dir):
   cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
   if not os.path.exists(cli):
@@ -361,7 +416,8 @@ def test_failed_export_leaves_no_version_and_no_temp_dir(
 
 def test_export_binary_restores_checkpoint_as_next_version(
     generator, config, base_dir, version_dir, tmp_path):
-  # With --test_time_flip, which a run that did not use it can still ask for.
+  # With --test_time_flip, which a run that did not use it can still ask for,
+  # and --noguided_upsample.
   model_dir = str(tmp_path / "run")
   config_lib.save(config, model_dir)
   tf.train.Checkpoint(generator=generator,
@@ -369,7 +425,8 @@ def test_export_binary_restores_checkpoint_as_next_version(
                           os.path.join(model_dir, "checkpoints", "ckpt"))
   result = subprocess.run(
       [sys.executable, "-m", "pipelines.export", f"--model_dir={model_dir}",
-       f"--base_dir={base_dir}", f"--name={MODEL_NAME}", "--test_time_flip"],
+       f"--base_dir={base_dir}", f"--name={MODEL_NAME}", "--test_time_flip",
+       "--noguided_upsample"],
       capture_output=True, text=True, timeout=300, cwd=REPO_ROOT,
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
   assert result.returncode == 0, result.stderr[-3000:]
@@ -382,6 +439,7 @@ def test_export_binary_restores_checkpoint_as_next_version(
                          export.METADATA_FILE)) as f:
     metadata = json.load(f)
   assert metadata["step"] == 7
+  assert metadata["guided_upsample"] is False
   assert metadata["config"]["model"]["test_time_flip"]
   assert not config.model.test_time_flip
   l_star = tf.random.stateless_uniform([1, 20, 24, 1], seed=[3, 4],
@@ -390,7 +448,7 @@ def test_export_binary_restores_checkpoint_as_next_version(
   np.testing.assert_allclose(
       restored(l_star=l_star)["ab"].numpy(),
       export.predict_ab(networks.inference_fn(generator, test_time_flip=True),
-                        l_star, RENDER_SIZE).numpy(),
+                        l_star, RENDER_SIZE, guided_upsample=False).numpy(),
       atol=AB_ATOL)
 
 

@@ -268,14 +268,15 @@ def _chroma_factor(l_star: tf.Tensor, ab: tf.Tensor,
   fy = (l_star + 16.0) / 116.0  # [M, 1]
   y_share = _f_inverse(fy) * _XYZ_TO_RGB_ROWS[1]  # [M, 3]
   ab_step = ab * tf.constant([1.0 / 500.0, -1.0 / 200.0])  # [M, 2]
-  low = tf.zeros_like(l_star)  # In gamut: a gray.
-  high = tf.ones_like(l_star)  # Out of gamut: the prediction.
+  # The bracket [low, low + width] starts at [0, 1] (a gray is in gamut, the
+  # prediction is not) and halves each step, so only low needs keeping.
+  low = tf.zeros_like(l_star)
+  width = 1.0
   for _ in range(iterations):
-    middle = 0.5 * (low + high)
+    width /= 2.0
+    middle = low + width
     linear = tf.matmul(_f_inverse(fy + middle * ab_step), xz_to_rgb) + y_share
-    fits = _linear_in_gamut(linear)[:, None]  # [M, 1]
-    low = tf.where(fits, middle, low)
-    high = tf.where(fits, high, middle)
+    low = tf.where(_linear_in_gamut(linear)[:, None], middle, low)  # [M, 1]
   return low
 
 

@@ -16,7 +16,6 @@ a*b* are upsampled to each photo's size guided by its L* (joint bilateral);
       --noguided_upsample
 """
 
-import os
 import sys
 
 from absl import app
@@ -70,16 +69,10 @@ def main(argv):
       decode_saturation=_DECODE_SATURATION.value,
       test_time_flip=_TEST_TIME_FLIP.value)
   try:
-    # export_from_model_dir takes no guided_upsample yet: restore and export
-    # here until it does (the name default is its own).
-    generator, config, step = export.restore_generator(
-        _MODEL_DIR.value, _CHECKPOINT.value or None, overrides)
-    name = _NAME.value or config.export.export_name or os.path.basename(
-        os.path.normpath(_MODEL_DIR.value))
-    version_dir = export.export(
-        generator, config, _BASE_DIR.value, name,
-        version=_VERSION.value or None,
-        render_size=_RENDER_SIZE.value or None, step=step,
+    version_dir = export.export_from_model_dir(
+        _MODEL_DIR.value, _CHECKPOINT.value or None, name=_NAME.value or None,
+        version=_VERSION.value or None, base_dir=_BASE_DIR.value or None,
+        render_size=_RENDER_SIZE.value or None, overrides=overrides,
         guided_upsample=_GUIDED_UPSAMPLE.value)
   except ValueError as error:
     sys.exit(f"colorizer-export: error: {error}")

@@ -1,6 +1,10 @@
 r"""Serves a web page that colorizes photos dropped onto it.
 
-On a model exported by the quickstart, then open http://127.0.0.1:8080/:
+The shipped photo model, then open http://127.0.0.1:8080/:
+
+  colorizer-web
+
+A model exported by the quickstart:
 
   colorizer-web --model=savedmodels/demo
 
@@ -17,7 +21,8 @@ Under load, on a machine with more cores:
 
   colorizer-web --model=savedmodels/demo --max_concurrent=4 --max_queue=32
 
-Exactly one of --model and --serving_url. --model is a version dir or a model
+At most one of --model and --serving_url; with neither, the shipped photo
+model (savedmodels/photos) is served. --model is a version dir or a model
 dir (its highest integer version, as TF Serving would pick). Requests over
 --max_upload_mb get HTTP 413; the page sends one photo per request.
 --max_concurrent requests are colorized at once and up to --max_queue more
@@ -32,11 +37,13 @@ from absl import app
 from absl import flags
 
 # Flask and Pillow only: TensorFlow is imported by --model's backend alone.
+from colorizer.serving import shipped
 from colorizer.web import server
 
 _MODEL = flags.DEFINE_string(
     "model", None, "SavedModel version dir (savedmodels/demo/3) or model dir "
-    "(savedmodels/demo: the highest version).")
+    "(savedmodels/demo: the highest version). Default, without "
+    "--serving_url: the shipped photo model, savedmodels/photos.")
 _SERVING_URL = flags.DEFINE_string(
     "serving_url", None, "Forward to TF Serving's REST predict API instead, "
     "e.g. http://localhost:8501/v1/models/demo:predict.")
@@ -64,9 +71,16 @@ def _fail(message: str) -> None:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  if bool(_MODEL.value) == bool(_SERVING_URL.value):
-    _fail("pass exactly one of --model (an exported SavedModel) and "
-          "--serving_url (a TF Serving REST predict URL).")
+  if _MODEL.value and _SERVING_URL.value:
+    _fail("pass one of --model (an exported SavedModel) and --serving_url "
+          "(a TF Serving REST predict URL), not both.")
+  model = _MODEL.value
+  if not model and not _SERVING_URL.value:
+    model = shipped.shipped_model_dir()
+    if model is None:
+      _fail(f"no --model given and no shipped model ({shipped.SHIPPED_MODEL}"
+            ") here; pass --model=DIR or --serving_url=URL.")
+    print(f"Serving the shipped photo model, {model}.", flush=True)
   if not 0 <= _PORT.value <= 65535:
     _fail(f"--port={_PORT.value} must be in 0..65535.")
   if _MAX_UPLOAD_MB.value <= 0:
@@ -76,8 +90,8 @@ def main(argv):
   if _MAX_QUEUE.value < 0:
     _fail(f"--max_queue={_MAX_QUEUE.value} must be 0 or more.")
   try:
-    if _MODEL.value:
-      colorize_fn = server.saved_model_colorizer(_MODEL.value)
+    if model:
+      colorize_fn = server.saved_model_colorizer(model)
     else:
       colorize_fn = server.serving_colorizer(_SERVING_URL.value)
   except ValueError as error:

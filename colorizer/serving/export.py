@@ -467,16 +467,18 @@ def export_from_model_dir(
     model_dir: str, checkpoint_path: Optional[str] = None,
     name: Optional[str] = None, version: Optional[int] = None,
     base_dir: Optional[str] = None, render_size: Optional[int] = None,
-    overrides: config_lib.InferenceOverrides = config_lib.InferenceOverrides()
-) -> str:
+    overrides: config_lib.InferenceOverrides = config_lib.InferenceOverrides(),
+    guided_upsample: Optional[bool] = None) -> str:
   """Restores a checkpoint from a model dir and exports it.
 
   Name and base dir default to the config's export group (name falls back to
-  the model dir's basename). overrides: see restore_generator.
+  the model dir's basename). overrides: see restore_generator;
+  guided_upsample: see export.
   """
   generator, config, step = restore_generator(model_dir, checkpoint_path,
                                               overrides)
   name = name or config.export.export_name or os.path.basename(
       os.path.normpath(model_dir))
   return export(generator, config, base_dir or config.export.export_base_dir,
-                name, version=version, render_size=render_size, step=step)
+                name, version=version, render_size=render_size, step=step,
+                guided_upsample=guided_upsample)

@@ -1,0 +1,36 @@
+"""The model that ships with colorizer: savedmodels/photos.
+
+Trained by the photos preset on Imagenette's photographs (its command, its
+validation figures and its quality table: savedmodels/photos/README.md and
+docs/results.md), committed in TF Serving's layout, and used wherever a
+binary needs a model and none is given (colorizer-web).
+"""
+
+import os
+from typing import Optional
+
+SHIPPED_MODEL = os.path.join("savedmodels", "photos")
+# The checkout this package was installed from (pip install -e .).
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def shipped_model_dir(search: Optional[tuple] = None) -> Optional[str]:
+  """savedmodels/photos under the working directory or the checkout.
+
+  Args:
+    search: folders to look in, in order; default the working directory,
+      then the checkout colorizer runs from.
+
+  Returns:
+    The model base dir (its highest version is what loads), or None if no
+    folder holds one.
+  """
+  for folder in search or (os.getcwd(), _REPO_ROOT):
+    path = os.path.join(folder, SHIPPED_MODEL)
+    if os.path.isdir(path) and any(
+        name.isdigit() and os.path.exists(
+            os.path.join(path, name, "saved_model.pb"))
+        for name in os.listdir(path)):
+      return path
+  return None

@@ -376,7 +376,9 @@ def photos() -> Config:
   return Config().replace(
       data={"image_size": 96, "train_crop": "random_resized",
             "crop_min_scale": 0.5, "val_fraction": 0.1},
-      model={"base_filters": 32, "ab_head": "classes", "dropout": 0.0},
+      model={"base_filters": 32, "ab_head": "classes", "dropout": 0.0,
+             "decode_temperature": 0.38, "decode_rebalance": 0.0,
+             "decode_saturation": 1.25},
       loss={"recon_weight": 1.0, "rebalance_mix": 1.0, "label_weight": 1.0},
       optim={"gen_learning_rate": 1e-3, "beta_1": 0.9,
              "lr_schedule": "linear_decay"},

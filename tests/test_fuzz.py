@@ -28,12 +28,12 @@ import pytest
 import tensorflow as tf
 
 from colorizer import config as config_lib
-from colorizer.data import pipeline
-from colorizer.serving import export
 from colorizer.data import image_header
 from colorizer.data import image_io
 from colorizer.data import image_sources
+from colorizer.data import pipeline
 from colorizer.model import networks
+from colorizer.serving import export
 from tests import bad_inputs
 
 # Larger images are refused by every reader under test, so that a mutated

@@ -25,14 +25,14 @@ import pytest
 import tensorflow as tf
 
 from colorizer import color
-from colorizer.serving import colorize_lib
 from colorizer import config as config_lib
-from colorizer.data import pipeline
-from colorizer.serving import export
 from colorizer.data import image_header
 from colorizer.data import image_io
 from colorizer.data import image_sources
+from colorizer.data import pipeline
 from colorizer.model import networks
+from colorizer.serving import colorize_lib
+from colorizer.serving import export
 from colorizer.training import train
 from tests import bad_inputs
 

@@ -19,8 +19,8 @@ from absl import app
 from absl import flags
 
 from colorizer import config as config_lib
-from colorizer.serving import export
 from colorizer.model import networks
+from colorizer.serving import export
 from colorizer.serving import video
 from colorizer.serving import video_io
 

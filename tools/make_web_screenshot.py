@@ -18,11 +18,11 @@ from absl import flags
 from PIL import Image
 import werkzeug.serving
 
-from colorizer.serving import colorize_lib
 from colorizer import config as config_lib
 from colorizer.data import demo_data
-from colorizer.serving import export
 from colorizer.model import networks
+from colorizer.serving import colorize_lib
+from colorizer.serving import export
 from colorizer.web import server
 from tests.web import test_web
 

@@ -25,8 +25,8 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from colorizer.data import class_labels
 from colorizer import config as config_lib
+from colorizer.data import class_labels
 from colorizer.data import demo_data
 from colorizer.data import image_io
 

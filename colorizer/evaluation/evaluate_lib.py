@@ -31,13 +31,13 @@ import tensorflow as tf
 
 from colorizer import color
 from colorizer import config as config_lib
+from colorizer.data import image_sources
 from colorizer.evaluation import eval_images
 from colorizer.evaluation import evaluate_report
 from colorizer.evaluation import fid
-from colorizer.data import image_sources
 from colorizer.evaluation import metrics
-from colorizer import progress as progress_lib
 from colorizer.evaluation import stats
+from colorizer import progress as progress_lib
 
 DEFAULT_BATCH_SIZE = 16
 NO_FID_WEIGHTS_NOTE = ("not computed: no --fid_weights given (a Keras "

@@ -28,8 +28,8 @@ from typing import Callable, Optional, Tuple
 import keras
 import tensorflow as tf
 
-from colorizer.model import ab_classes
 from colorizer import config as config_lib
+from colorizer.model import ab_classes
 from colorizer.model import blocks
 
 ENCODER_NAME = "encoder"

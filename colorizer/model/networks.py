@@ -14,10 +14,10 @@ import math
 import keras
 import tensorflow as tf
 
+from colorizer import config as config_lib
 from colorizer.model import ab_classes
 from colorizer.model import blocks
 from colorizer.model import encoder_unet
-from colorizer import config as config_lib
 
 # The original U-Net has dropout in the first three decoder blocks.
 _DROPOUT_BLOCKS = 3

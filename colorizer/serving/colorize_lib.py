@@ -24,9 +24,9 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
-from colorizer.serving import export
 from colorizer.data import image_io
 from colorizer import progress as progress_lib
+from colorizer.serving import export
 
 COMPARE_SUFFIX = "_compare"
 OUTPUT_EXTENSION = ".png"

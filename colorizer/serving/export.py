@@ -51,12 +51,12 @@ import tensorflow as tf
 
 from colorizer import color
 from colorizer import config as config_lib
-from colorizer.model import encoder_unet
 from colorizer.data import image_header
+from colorizer.data import sketch
 from colorizer.model import blocks
 from colorizer.model import colorizer_model
+from colorizer.model import encoder_unet
 from colorizer.model import networks
-from colorizer.data import sketch
 from colorizer.serving import joint_bilateral
 
 SERVING_SIGNATURE = "serving_default"

@@ -33,10 +33,10 @@ import numpy as np
 import tensorflow as tf
 
 from colorizer import color
-from colorizer.serving import colorize_lib
 from colorizer.data import demo_data
-from colorizer.serving import export
 from colorizer import progress as progress_lib
+from colorizer.serving import colorize_lib
+from colorizer.serving import export
 from colorizer.serving import video_io
 
 DEFAULT_BATCH_SIZE = 8

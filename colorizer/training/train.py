@@ -21,10 +21,10 @@ from tensorboard.plugins.hparams import api as hparams_api
 
 from colorizer import config as config_lib
 from colorizer.data import pipeline
-from colorizer.training import distribute
-from colorizer.training import validation
 from colorizer import progress as progress_lib
+from colorizer.training import distribute
 from colorizer.training import steps
+from colorizer.training import validation
 
 SAMPLES_DIR = "samples"
 TRAIN_LOG_DIR = "train"

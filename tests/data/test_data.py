@@ -8,9 +8,9 @@ import tensorflow as tf
 
 from colorizer import color
 from colorizer import config as config_lib
-from colorizer.data import pipeline
 from colorizer.data import image_io
 from colorizer.data import image_sources
+from colorizer.data import pipeline
 from colorizer.data import tfrecords
 from tests import conftest
 

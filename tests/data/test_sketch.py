@@ -14,16 +14,16 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
-from colorizer.serving import colorize_lib
 from colorizer import config as config_lib
-from colorizer.data import pipeline
-from colorizer.training import validation
 from colorizer.data import demo_data
-from colorizer.evaluation import evaluate_lib
-from colorizer.serving import export
-from colorizer.model import networks
+from colorizer.data import pipeline
 from colorizer.data import sketch
+from colorizer.evaluation import evaluate_lib
+from colorizer.model import networks
+from colorizer.serving import colorize_lib
+from colorizer.serving import export
 from colorizer.training import train
+from colorizer.training import validation
 
 SKETCH_CONFIG = config_lib.tiny().replace(data={"input_mode": "sketch"},
                                           train={"train_steps": 3})

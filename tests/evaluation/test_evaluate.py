@@ -22,11 +22,11 @@ from colorizer import config as config_lib
 from colorizer.evaluation import eval_images
 from colorizer.evaluation import evaluate_lib
 from colorizer.evaluation import evaluate_report
-from colorizer.serving import export
 from colorizer.evaluation import fid
 from colorizer.evaluation import metrics
-from colorizer import progress
 from colorizer.evaluation import stats
+from colorizer import progress
+from colorizer.serving import export
 from colorizer.training import train
 from tests import conftest
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorizer.model import ab_classes
 from colorizer import color
 from colorizer import config as config_lib
 from colorizer.evaluation import evaluate_lib
-from colorizer.serving import export
 from colorizer import flags_lib
+from colorizer.model import ab_classes
 from colorizer.model import networks
+from colorizer.serving import export
 from colorizer.training import steps
 from colorizer.training import train
 from tests import conftest

@@ -15,10 +15,10 @@ import pytest
 import tensorflow as tf
 
 from colorizer import config as config_lib
-from colorizer.model import encoder_unet
-from colorizer.serving import export
 from colorizer import flags_lib
+from colorizer.model import encoder_unet
 from colorizer.model import networks
+from colorizer.serving import export
 from colorizer.training import steps
 from colorizer.training import train
 

@@ -5,11 +5,11 @@ import pytest
 import tensorflow as tf
 
 from colorizer import config as config_lib
-from colorizer.data import pipeline
-from colorizer.serving import export
-from colorizer import flags_lib
 from colorizer.data import image_sources
+from colorizer.data import pipeline
+from colorizer import flags_lib
 from colorizer.model import label_head
+from colorizer.serving import export
 from colorizer.training import steps
 from colorizer.training import train
 from tests import conftest

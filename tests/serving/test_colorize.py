@@ -17,12 +17,12 @@ import pytest
 import tensorflow as tf
 
 from colorizer import color
-from colorizer.serving import colorize_lib
 from colorizer import config as config_lib
-from colorizer.serving import export
 from colorizer.data import image_io
 from colorizer.model import networks
 from colorizer import progress
+from colorizer.serving import colorize_lib
+from colorizer.serving import export
 from tests import conftest
 
 REPO_ROOT = conftest.REPO_ROOT

@@ -26,9 +26,9 @@ from tensorflow_serving.apis import prediction_log_pb2
 
 from colorizer import color
 from colorizer import config as config_lib
-from colorizer.serving import export
 from colorizer.data import image_io
 from colorizer.model import networks
+from colorizer.serving import export
 from tests import conftest
 
 REPO_ROOT = conftest.REPO_ROOT

@@ -17,8 +17,8 @@ import pytest
 
 from colorizer import color
 from colorizer import config as config_lib
-from colorizer.serving import export
 from colorizer.model import networks
+from colorizer.serving import export
 from colorizer.serving import video
 from colorizer.serving import video_io
 from tests import conftest

@@ -11,10 +11,10 @@ import tensorflow as tf
 from colorizer import color
 from colorizer import config as config_lib
 from colorizer.data import pipeline
-from colorizer.training import validation
 from colorizer import flags_lib
 from colorizer.training import steps
 from colorizer.training import train
+from colorizer.training import validation
 from tests import conftest
 
 

@@ -22,8 +22,8 @@ import pytest
 import werkzeug.formparser
 import werkzeug.wrappers.request
 
-from colorizer.web import server
 from colorizer.web import backends
+from colorizer.web import server
 from tests import conftest
 
 REPO_ROOT = conftest.REPO_ROOT

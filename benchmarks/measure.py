@@ -5,6 +5,7 @@ times whole steps, synchronizing on a result each step, so the numbers are
 images per second as a training or serving loop sees them.
 """
 
+import json
 import resource
 import time
 from typing import Dict
@@ -15,6 +16,7 @@ import tensorflow as tf
 
 from colorizer import config as config_lib
 from colorizer.data import pipeline
+from colorizer.model import colorizer_model
 from colorizer.model import networks
 from colorizer.training import steps
 
@@ -71,7 +73,7 @@ def colorizer_train_rate(config: config_lib.Config, num_steps: int = 5,
     return _time_calls(call, max(1, num_steps // spe), batch_size * spe,
                        min_seconds)
   finally:
-    steps.set_precision_policy("none")
+    colorizer_model.set_precision_policy("none")
 
 
 def textbook_train_rate(image_size: int, batch_size: int,
@@ -192,3 +194,28 @@ def serving_rate(saved_model_path: str, height: int, width: int,
   call = lambda: serve(image_bytes=image_bytes)[export.OUTPUT_BYTES].numpy()
   call()
   return _time_calls(call, 3, batch_size, min_seconds)
+
+
+class Recorder:
+  """Prints each measurement as a line and keeps it for the table.
+
+  Every line and JSON record ends with where it was measured (CPU model and
+  widest ISA, TensorFlow, oneDNN on or off): figures from two machines can
+  then never be mixed up.
+  """
+
+  def __init__(self, json_path: str, where: dict):
+    self.rows = []
+    self.where = where
+    self._json = open(json_path, "w") if json_path else None
+
+  def add(self, **values):
+    self.rows.append(values)
+    values = dict(values, **self.where)
+    line = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else
+                    f"{k}={json.dumps(v) if ' ' in str(v) else v}"
+                    for k, v in values.items())
+    print(line, flush=True)
+    if self._json:
+      self._json.write(json.dumps(values) + "\n")
+      self._json.flush()

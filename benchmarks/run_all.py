@@ -18,7 +18,6 @@ goes, then a table. Measured here:
   - peak memory.
 """
 
-import json
 import os
 import platform
 import tempfile
@@ -74,31 +73,6 @@ def _write_photo_folder(root: str, count: int = 64) -> str:
   return root
 
 
-class Recorder:
-  """Prints each measurement as a line and keeps it for the table.
-
-  Every line and JSON record ends with where it was measured (CPU model and
-  widest ISA, TensorFlow, oneDNN on or off): figures from two machines can
-  then never be mixed up.
-  """
-
-  def __init__(self, json_path: str, where: dict):
-    self.rows = []
-    self.where = where
-    self._json = open(json_path, "w") if json_path else None
-
-  def add(self, **values):
-    self.rows.append(values)
-    values = dict(values, **self.where)
-    line = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else
-                    f"{k}={json.dumps(v) if ' ' in str(v) else v}"
-                    for k, v in values.items())
-    print(line, flush=True)
-    if self._json:
-      self._json.write(json.dumps(values) + "\n")
-      self._json.flush()
-
-
 def main(argv):
   del argv
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -110,7 +84,7 @@ def main(argv):
   min_seconds = 4.0 if _QUICK.value else _MIN_SECONDS.value
   sizes = [32, 128] if _QUICK.value else [int(s) for s in _SIZES.value]
   from colorizer import hardware as hardware_lib  # pylint: disable=g-import-not-at-top
-  record = Recorder(_JSON_OUT.value, hardware_lib.summary())
+  record = measure.Recorder(_JSON_OUT.value, hardware_lib.summary())
   hardware = hardware_name()
   print(f"hardware: {hardware}; {hardware_lib.describe()}", flush=True)
 

@@ -60,6 +60,15 @@ def preset_name(flag_values: flags.FlagValues = flags.FLAGS) -> str:
   return "demo" if dataset == "demo" else "photos"
 
 
+def default_model_dir(dataset: str) -> str:
+  """runs/demo, runs/<folder name>, runs/<tfds name>, ..."""
+  kind, _, location = dataset.partition(":")
+  location = location.split(":")[0]  # tfds:NAME:SPLIT -> NAME
+  name = os.path.basename(os.path.normpath(location)) if location else ""
+  name = name.replace("*", "").strip(".")
+  return os.path.join("runs", name or kind)
+
+
 def _has_labels(dataset: str) -> bool:
   """Whether a --dataset source carries class labels (see check_labels)."""
   from colorizer.data import image_sources  # pylint: disable=g-import-not-at-top
@@ -84,13 +93,14 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS,
     if values:
       overrides[group_name] = values
   loss_given = overrides.get("loss", {})
+  dataset = overrides.get("data", {}).get("dataset", config.data.dataset)
   if config.loss.label_weight and "label_weight" not in loss_given and \
-      not base and not _has_labels(config.data.dataset):
+      not base and not _has_labels(dataset):
     # The preset's auxiliary label loss needs labels; a user who set none
     # gets the preset without it rather than an error.
     logging.info("--dataset=%s has no class labels: the preset's "
                  "--label_weight=%s is turned off (--label_weight=0).",
-                 config.data.dataset, config.loss.label_weight)
+                 dataset, config.loss.label_weight)
     overrides["loss"] = dict(loss_given, label_weight=0.0)
   train_given = overrides.get("train", {})
   if "train_steps" in train_given and config.train.train_steps:

@@ -38,15 +38,6 @@ _MODEL_DIR = flags.DEFINE_string(
 flags_lib.define_config_flags()
 
 
-def default_model_dir(dataset: str) -> str:
-  """runs/demo, runs/<folder name>, runs/<tfds name>, ..."""
-  kind, _, location = dataset.partition(":")
-  location = location.split(":")[0]  # tfds:NAME:SPLIT -> NAME
-  name = os.path.basename(os.path.normpath(location)) if location else ""
-  name = name.replace("*", "").strip(".")
-  return os.path.join("runs", name or kind)
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
@@ -55,7 +46,7 @@ def main(argv):
     flags_lib.validate(config)
   except ValueError as error:
     sys.exit(f"colorizer-train: error: {error}")
-  model_dir = _MODEL_DIR.value or default_model_dir(config.data.dataset)
+  model_dir = _MODEL_DIR.value or flags_lib.default_model_dir(config.data.dataset)
   logging.info("Preset %s; config written to %s", flags_lib.preset_name(),
                os.path.join(model_dir, config_lib.CONFIG_FILENAME))
 

@@ -1,4 +1,4 @@
-"""Tests for benchmarks/serving_latency.py and tools/guided_filter_check.py.
+"""Tests for benchmarks/latency_lib.py and tools/guided_filter_check.py.
 
 Each runs once end to end on a tiny export and generated photos.
 """
@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from benchmarks import serving_latency
+from benchmarks import latency_lib
 from colorizer import config as config_lib
 from colorizer.model import networks
 from colorizer.serving import export
@@ -43,9 +43,9 @@ def _key_values(line: str) -> dict:
 
 
 def test_percentiles_and_turn_taking():
-  assert serving_latency.percentiles([1.0, 2.0, 3.0, 4.0, 5.0]) == (3.0, 4.8)
+  assert latency_lib.percentiles([1.0, 2.0, 3.0, 4.0, 5.0]) == (3.0, 4.8)
   calls = []
-  seconds = serving_latency.time_models(
+  seconds = latency_lib.time_models(
       {"a": lambda _: calls.append("a"), "b": lambda _: calls.append("b")},
       b"", warmup=1, repeats=3)
   assert calls == ["a", "b"] + ["a", "b"] * 3
@@ -54,11 +54,11 @@ def test_percentiles_and_turn_taking():
 
 
 def test_synthetic_photo():
-  rgb_uint8 = serving_latency.synthetic_photo(40, 30)
+  rgb_uint8 = latency_lib.synthetic_photo(40, 30)
   assert rgb_uint8.shape == (30, 40, 3) and rgb_uint8.dtype == np.uint8
   assert rgb_uint8.std() > 10
   np.testing.assert_array_equal(rgb_uint8,
-                                serving_latency.synthetic_photo(40, 30))
+                                latency_lib.synthetic_photo(40, 30))
 
 
 def test_serving_latency_end_to_end(tiny_exports):
@@ -86,7 +86,7 @@ def test_serving_latency_end_to_end(tiny_exports):
 def _photo_folder(root, count=2):
   os.makedirs(root)
   for index in range(count):
-    Image.fromarray(serving_latency.synthetic_photo(90, 60, seed=index)).save(
+    Image.fromarray(latency_lib.synthetic_photo(90, 60, seed=index)).save(
         os.path.join(root, f"photo_{index}.jpg"), quality=95)
   return os.path.join(root, "*.jpg")
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from colorizer.model import colorizer_model
 from colorizer.training import distribute
 from colorizer.training import steps
 from colorizer.training import train
@@ -64,7 +65,7 @@ def test_precision_and_xla_steps_stay_finite(tiny_config, mixed_precision,
   try:
     scalars, weights = _one_step(tf.distribute.get_strategy(), config)
   finally:
-    steps.set_precision_policy("none")
+    colorizer_model.set_precision_policy("none")
   assert all(np.isfinite(v) for v in scalars.values()), scalars
   assert all(np.isfinite(w).all() for w in weights)
   assert all(w.dtype == np.float32 for w in weights)  # Variables stay fp32.

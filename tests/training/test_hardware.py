@@ -120,13 +120,13 @@ def test_auto_is_the_default_and_presets_for_tests_pin_float32(tiny_config):
 
 
 def test_benchmark_lines_say_where_they_ran(capsys):
-  from benchmarks import run_all  # pylint: disable=g-import-not-at-top
+  from benchmarks import measure  # pylint: disable=g-import-not-at-top
   assert hardware.vector_isa(ZEN3_FLAGS.split()) == "avx2"
   assert hardware.vector_isa(ZEN4_FLAGS.split()) == "avx512_bf16"
   assert hardware.vector_isa(SAPPHIRE_RAPIDS_FLAGS.split()) == "amx_bf16"
   where = hardware.summary()
   assert set(where) >= {"cpu", "isa", "tf", "onednn"}
-  record = run_all.Recorder("", where)
+  record = measure.Recorder("", where)
   record.add(name="train_step", img_per_s=12.5)
   line = capsys.readouterr().out.strip()
   assert line.startswith("name=train_step img_per_s=12.5 cpu=")

@@ -158,12 +158,11 @@ def test_prepare_data_binary(mixed_image_folder, tmp_path):
 
 
 def test_default_model_dir_names_the_dataset():
-  from pipelines import train as train_binary  # pylint: disable=g-import-not-at-top
-  assert train_binary.default_model_dir("demo") == "runs/demo"
-  assert train_binary.default_model_dir("folder:/data/photos/") == (
+  assert flags_lib.default_model_dir("demo") == "runs/demo"
+  assert flags_lib.default_model_dir("folder:/data/photos/") == (
       "runs/photos")
-  assert train_binary.default_model_dir("tfds:imagenette/160px:train") == (
+  assert flags_lib.default_model_dir("tfds:imagenette/160px:train") == (
       "runs/160px")
-  assert train_binary.default_model_dir("tfrecord:data/shards/*.tfrecord") == (
+  assert flags_lib.default_model_dir("tfrecord:data/shards/*.tfrecord") == (
       "runs/tfrecord")
-  assert train_binary.default_model_dir("npz:/x/cifar10") == "runs/cifar10"
+  assert flags_lib.default_model_dir("npz:/x/cifar10") == "runs/cifar10"

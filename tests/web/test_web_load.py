@@ -1,4 +1,4 @@
-"""Tests for benchmarks/web_load.py: its uploads, its checks, a short run.
+"""Tests for benchmarks/web_load_lib.py: its uploads, its checks, a short run.
 
 The hostile uploads are sent to the app through Flask's test client (no
 model: the echo colorizer), so that each is known to be refused as the load
@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from benchmarks import web_load
+from benchmarks import web_load_lib
 from colorizer.web import server
 from tests.web import test_web
 
@@ -23,23 +23,23 @@ _MAX_UPLOAD_BYTES = 2**20
 
 
 def _answer(upload, response):
-  """A web_load.Answer from a Flask test client response, checked."""
-  answer = web_load.Answer(upload, response.status_code, 0.0, response.data,
+  """A web_load_lib.Answer from a Flask test client response, checked."""
+  answer = web_load_lib.Answer(upload, response.status_code, 0.0, response.data,
                            response.content_type,
                            response.headers.get("Retry-After"))
-  answer.problem = web_load.answer_problem(answer)
+  answer.problem = web_load_lib.answer_problem(answer)
   return answer
 
 
 def _post(client, upload):
-  return client.post(web_load.API_PATH, data={"image": (
+  return client.post(web_load_lib.API_PATH, data={"image": (
       io.BytesIO(upload.data), upload.name)})
 
 
 def test_uploads_get_the_answers_the_load_test_expects():
   client = server.create_app(test_web.echo_colorizer,
                              max_upload_bytes=_MAX_UPLOAD_BYTES).test_client()
-  hostile = web_load.hostile_uploads(_MAX_UPLOAD_BYTES)
+  hostile = web_load_lib.hostile_uploads(_MAX_UPLOAD_BYTES)
   assert len(hostile) == 10 and all(upload.hostile for upload in hostile)
   for upload in hostile:
     answer = _answer(upload, _post(client, upload))
@@ -47,42 +47,42 @@ def test_uploads_get_the_answers_the_load_test_expects():
     assert answer.problem is None, answer.problem
   assert [upload.name for upload in hostile
           if upload.expected_status == 413] == ["oversized.png"]
-  good = web_load.make_uploads(10, 0, _MAX_UPLOAD_BYTES)
+  good = web_load_lib.make_uploads(10, 0, _MAX_UPLOAD_BYTES)
   for upload in good:
     answer = _answer(upload, _post(client, upload))
     assert answer.status == 200 and answer.problem is None, answer.problem
 
 
 def test_make_uploads_spreads_the_hostile_ones():
-  uploads = web_load.make_uploads(30, 10, _MAX_UPLOAD_BYTES)
+  uploads = web_load_lib.make_uploads(30, 10, _MAX_UPLOAD_BYTES)
   hostile_at = [index for index, upload in enumerate(uploads)
                 if upload.hostile]
   assert len(uploads) == 30 and hostile_at == list(range(1, 30, 3))
   assert len({uploads[index].name for index in hostile_at}) == 10
   good_sizes = {upload.expected_size for upload in uploads
                 if not upload.hostile}
-  assert len(good_sizes) == len(web_load.GOOD_SIZES)
+  assert len(good_sizes) == len(web_load_lib.GOOD_SIZES)
   with pytest.raises(ValueError, match="hostile=31"):
-    web_load.make_uploads(30, 31, _MAX_UPLOAD_BYTES)
+    web_load_lib.make_uploads(30, 31, _MAX_UPLOAD_BYTES)
 
 
 def test_answer_problem_finds_wrong_answers():
-  photo = web_load.Upload("a.png", b"", (9, 7))
-  bomb = web_load.hostile_uploads(_MAX_UPLOAD_BYTES)[1]
+  photo = web_load_lib.Upload("a.png", b"", (9, 7))
+  bomb = web_load_lib.hostile_uploads(_MAX_UPLOAD_BYTES)[1]
   wrong_size = test_web.photo(7, 9)
   cases = [
-      (web_load.Answer(photo, None, 0.0, error="ConnectionResetError"),
+      (web_load_lib.Answer(photo, None, 0.0, error="ConnectionResetError"),
        "no answer"),
-      (web_load.Answer(photo, 500, 0.0, b"{}"), "HTTP 500, expected 200"),
-      (web_load.Answer(photo, 503, 0.0), "503 without a Retry-After"),
-      (web_load.Answer(photo, 200, 0.0, b"text"), "not an image"),
-      (web_load.Answer(photo, 200, 0.0, wrong_size), "expected a PNG"),
-      (web_load.Answer(bomb, 200, 0.0, wrong_size), "expected 400"),
-      (web_load.Answer(bomb, 400, 0.0, b"<html>", "text/html"),
+      (web_load_lib.Answer(photo, 500, 0.0, b"{}"), "HTTP 500, expected 200"),
+      (web_load_lib.Answer(photo, 503, 0.0), "503 without a Retry-After"),
+      (web_load_lib.Answer(photo, 200, 0.0, b"text"), "not an image"),
+      (web_load_lib.Answer(photo, 200, 0.0, wrong_size), "expected a PNG"),
+      (web_load_lib.Answer(bomb, 200, 0.0, wrong_size), "expected 400"),
+      (web_load_lib.Answer(bomb, 400, 0.0, b"<html>", "text/html"),
        "without a JSON error")]
   for answer, message in cases:
-    assert message in web_load.answer_problem(answer)
-  assert web_load.answer_problem(web_load.Answer(
+    assert message in web_load_lib.answer_problem(answer)
+  assert web_load_lib.answer_problem(web_load_lib.Answer(
       photo, 503, 0.0, retry_after="2")) is None
 
 

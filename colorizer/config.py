@@ -5,7 +5,8 @@ optim, train, export). It is written to `<model_dir>/config.json` at the start
 of training so that every later binary (export, evaluate, colorize) rebuilds
 exactly the model that was trained.
 
-Presets are named configs. `pix2pix` is the paper's reference (256 px, base 64);
+Presets are named configs. `photos` is the recipe for photographs (the
+shipped model's); `pix2pix` is the paper's reference (256 px, base 64);
 `demo` is the small, fast one the quickstart trains on the built-in scenes;
 `cifar10` is the recipe for 32 px data; `tiny` is for tests. Flags that a user
 sets override the preset's values (see `colorizer.flags_lib`).

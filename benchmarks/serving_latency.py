@@ -123,10 +123,12 @@ def main(argv):
         for path in paths[1:]:
           print(f"name=serving_latency_ratio input={width}x{height} "
                 f"model={path} vs={paths[0]} p50_ratio="
-                f"{latency_lib.percentiles(seconds[path])[0] / base:.3f}", flush=True)
+                f"{latency_lib.percentiles(seconds[path])[0] / base:.3f}",
+                flush=True)
       if _STAGES.value:
-        latency_lib.print_stages(loaded[paths[-1]], metadata[paths[-1]], image_bytes,
-                     f"{width}x{height}", _WARMUP.value, _REPEATS.value)
+        latency_lib.print_stages(loaded[paths[-1]], metadata[paths[-1]],
+                                 image_bytes, f"{width}x{height}",
+                                 _WARMUP.value, _REPEATS.value)
 
 
 if __name__ == "__main__":

@@ -105,7 +105,8 @@ def main(argv):
   from colorizer import hardware  # pylint: disable=g-import-not-at-top
   print(hardware.describe(), flush=True)
   max_upload_bytes = int(_MAX_UPLOAD_MB.value * 2**20)
-  uploads = web_load_lib.make_uploads(_UPLOADS.value, _HOSTILE.value, max_upload_bytes)
+  uploads = web_load_lib.make_uploads(_UPLOADS.value, _HOSTILE.value,
+                                      max_upload_bytes)
   with tempfile.TemporaryDirectory() as temp_dir, tempfile.TemporaryFile(
       "w+") as log_file:
     model_dir = _MODEL.value or _export_tiny_model(temp_dir)
@@ -121,9 +122,12 @@ def main(argv):
       answers, not_sent = web_load_lib.run_load(port, uploads, _CLIENTS.value,
                                    time.monotonic() + _TIME_LIMIT_S.value)
       load_seconds = time.perf_counter() - start
-      overload = (web_load_lib.run_overload(port, web_load_lib.Upload(
-          "overload.jpg", web_load_lib.gray_photo(640, 480, "JPEG", 7), (640, 480)),
-                               overload_clients) if overload_clients else [])
+      overload_upload = web_load_lib.Upload(
+          "overload.jpg", web_load_lib.gray_photo(640, 480, "JPEG", 7),
+          (640, 480))
+      overload = (web_load_lib.run_overload(port, overload_upload,
+                                            overload_clients)
+                  if overload_clients else [])
       peak_rss_mb = web_load_lib.memory_mb(process.pid, "VmHWM")
     finally:
       process.send_signal(signal.SIGINT)

@@ -121,3 +121,43 @@ def test_training_names_no_model_variant():
           "colorizer.model.ab_classes", "colorizer.model.encoder_unet",
           "colorizer.model.label_head")}
       assert not variants, (module, variants)
+
+
+def _module_level_flags(path):
+  """Names of the absl flags a module defines when imported."""
+  names = []
+  for node in ast.parse(open(path, encoding="utf-8").read()).body:
+    value = getattr(node, "value", None)
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
+        and value.func.attr.startswith("DEFINE") and value.args and \
+        isinstance(value.args[0], ast.Constant):
+      names.append(value.args[0].value)
+  return names
+
+
+def test_modules_the_tests_import_define_no_flag_twice():
+  # absl flags live in one process-wide registry: two imported modules that
+  # define the same flag fail, in whichever xdist worker gets both tests.
+  tests_dir = os.path.join(conftest.REPO_ROOT, "tests")
+  imported = set()
+  for root, _, files in os.walk(tests_dir):
+    for name in files:
+      if name.endswith(".py"):
+        tree = ast.parse(open(os.path.join(root, name),
+                              encoding="utf-8").read())
+        for node in ast.walk(tree):
+          if isinstance(node, ast.ImportFrom) and node.module and \
+              node.module.split(".")[0] in ("benchmarks", "tools",
+                                            "pipelines"):
+            imported.update(f"{node.module}.{alias.name}"
+                            for alias in node.names)
+  owners = {}
+  for module in sorted(imported):
+    path = os.path.join(conftest.REPO_ROOT, *module.split(".")) + ".py"
+    if os.path.exists(path):
+      for flag in _module_level_flags(path):
+        owners.setdefault(flag, []).append(module)
+  twice = {flag: found for flag, found in owners.items() if len(found) > 1}
+  assert not twice, twice
+  # The check sees flags: tools.contact_sheet, which a test imports, has some.
+  assert "row_height" in owners

@@ -22,7 +22,7 @@ or the model's. They are upsampled to the photo's size bilinearly (the
 former serving graph), by joint bilateral upsampling at each sigma
 (colorizer.serving.joint_bilateral, the serving graph's), and by the guided
 filter at each radius (render pixels) and epsilon (for a guide of L* / 100;
-colorizer.serving.guided_filter), clamped into the gamut, and compared with
+tools.guided_filter), clamped into the gamut, and compared with
 the photo: mean CIEDE2000, CIEDE2000 over the edge pixels (the tenth with
 the steepest L*) and beside them (within one render pixel: where halos
 show), and PSNR of sRGB in dB. Gains are paired over the photos, with 95%
@@ -78,7 +78,7 @@ def _edge_masks(l_star: np.ndarray, halo_width: int):
   Edges are the _EDGE_SHARE of pixels with the steepest L*; the halo band
   holds the other pixels within halo_width of an edge.
   """
-  from colorizer.serving import guided_filter  # pylint: disable=g-import-not-at-top
+  from tools import guided_filter  # pylint: disable=g-import-not-at-top
   rows, cols = np.gradient(l_star.astype(np.float64))
   magnitude = np.hypot(rows, cols)
   edges = magnitude >= np.quantile(magnitude, 1.0 - _EDGE_SHARE)
@@ -98,7 +98,7 @@ def _scores(lab_pred, lab_true, rgb_pred, rgb_true, edges, halo):
 
 def _methods():
   """[(name, kind, parameters)]: bilinear first, then the sweep."""
-  from colorizer.serving import guided_filter  # pylint: disable=g-import-not-at-top
+  from tools import guided_filter  # pylint: disable=g-import-not-at-top
   from colorizer.serving import joint_bilateral  # pylint: disable=g-import-not-at-top
   radii = ([int(value) for value in _RADII.value] if _RADII.value else
            [guided_filter.RADIUS])
@@ -123,7 +123,7 @@ def _low_resolution_ab(lab_true, l_render, render_size, serve_lab):
 
 def _upsample(l_star, l_render, ab_low, kind, parameters):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from colorizer.serving import guided_filter  # pylint: disable=g-import-not-at-top
+  from tools import guided_filter  # pylint: disable=g-import-not-at-top
   from colorizer.serving import joint_bilateral  # pylint: disable=g-import-not-at-top
   if kind == "guided":
     return guided_filter.upsample_ab(l_star, l_render, ab_low, *parameters)

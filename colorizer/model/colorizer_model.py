@@ -124,10 +124,6 @@ class ColorizerModel:
     """Whether initialize_from_data must run before the first step."""
     return self.has_class_head
 
-  def encoder_frozen_at(self, step: int) -> bool:
-    """Whether the pretrained encoder is frozen at this train step."""
-    return step < self.config.train.freeze_encoder_steps
-
   def frozen_encoder(self, frozen: bool = True):
     """A context in which the encoder is frozen (a no-op for frozen=False).
 

@@ -53,9 +53,7 @@ from colorizer import color
 from colorizer import config as config_lib
 from colorizer.data import image_header
 from colorizer.data import sketch
-from colorizer.model import blocks
 from colorizer.model import colorizer_model
-from colorizer.model import encoder_unet
 from colorizer.model import networks
 from colorizer.serving import joint_bilateral
 
@@ -366,11 +364,7 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
   """
   render_size = (render_size or config.export.render_size or
                  config.data.image_size)
-  if config.model.generator == "unet":
-    render_multiple = 2 ** blocks.unet_depth(config.data.image_size,
-                                             config.model.unet_depth)
-  else:
-    render_multiple = encoder_unet.SIZE_MULTIPLE
+  render_multiple = colorizer_model.size_multiple(config)
   if render_size % render_multiple:
     raise ValueError(f"--render_size={render_size} must be a multiple of "
                      f"{render_multiple} (2**U-Net depth).")

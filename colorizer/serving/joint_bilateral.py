@@ -15,7 +15,7 @@ so a pixel takes its color from the neighbours on its own side of an L*
 edge. Where L* is flat every g is about 1 and the result is bilinear, so
 color detail the network did predict is kept.
 
-He et al.'s guided filter (colorizer.serving.guided_filter), tried first,
+He et al.'s guided filter (tools.guided_filter), tried first,
 smooths a*b* over its windows and fits one line of a*b* against L* in each,
 which mixes the colors of regions of different hue at similar L*: on BSDS300
 with the photos' own a*b* downsampled it was worse than bilinear at every

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorizer.serving import guided_filter
+from tools import guided_filter
 from colorizer.serving import joint_bilateral
 
 

@@ -1,10 +1,10 @@
-"""Tests for colorizer.serving.guided_filter against brute-force NumPy."""
+"""Tests for tools.guided_filter against brute-force NumPy."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorizer.serving import guided_filter
+from tools import guided_filter
 
 
 def _numpy_box_mean(image: np.ndarray, radius: int) -> np.ndarray:

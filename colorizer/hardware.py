@@ -185,7 +185,7 @@ def summary() -> dict:
     tf_version, gpus = "not installed", []
   return {"cpu": cpu_model(), "isa": vector_isa(flags),
           "cores": os.cpu_count(), "tf": tf_version,
-          "onednn": "on" if onednn_enabled() else "off",
+          "onednn": "on" if onednn_enabled(flags=flags) else "off",
           "gpu": ",".join(gpus) or "none"}
 
 

@@ -77,6 +77,10 @@ _DECODE_SATURATION = flags.DEFINE_float(
 _TEST_TIME_FLIP = flags.DEFINE_bool(
     "test_time_flip", None, "With --model_dir: average each prediction with "
     "the mirror image's (unset: the run's own model.test_time_flip).")
+_RENDER_SIZE = flags.DEFINE_integer(
+    "render_size", 0, "With --model_dir: run the network at this square "
+    "size (a multiple of 2**U-Net depth) instead of its training size (0), "
+    "to choose colorizer-export's render size.")
 
 
 def main(argv):
@@ -99,7 +103,8 @@ def main(argv):
             decode_saturation=_DECODE_SATURATION.value,
             test_time_flip=_TEST_TIME_FLIP.value),
         skip_grayscale=_SKIP_GRAYSCALE.value,
-        image_offset=_IMAGE_OFFSET.value, image_stride=_IMAGE_STRIDE.value)
+        image_offset=_IMAGE_OFFSET.value, image_stride=_IMAGE_STRIDE.value,
+        render_size=_RENDER_SIZE.value)
   except ValueError as error:
     sys.exit(f"colorizer-evaluate: error: {error}")
   print(evaluate_report.format_table(result))

@@ -154,8 +154,8 @@ def _refuse_sketch_models(input_mode: str, model: str) -> None:
 
 def load_model_dir(
     model_dir: str, checkpoint_path: Optional[str] = None,
-    overrides: config_lib.InferenceOverrides = config_lib.InferenceOverrides()
-) -> LoadedModel:
+    overrides: config_lib.InferenceOverrides = config_lib.InferenceOverrides(),
+    render_size: int = 0) -> LoadedModel:
   """Restores a training checkpoint and scores it through export.predict_ab.
 
   Args:
@@ -163,21 +163,30 @@ def load_model_dir(
     checkpoint_path: a checkpoint prefix; default the latest.
     overrides: decode settings and test-time flipping to score instead of
       the run's own (config.InferenceOverrides).
+    render_size: the square size the network runs at; 0 for the one it
+      trained at (the config's image_size), as colorizer-export renders.
 
   Returns:
-    A LoadedModel whose network runs at the config's image_size.
+    A LoadedModel whose network runs at render_size.
 
   Raises:
-    ValueError: if the dir has no config.json or no checkpoint, or holds a
-      sketch model (not scored yet).
+    ValueError: if the dir has no config.json or no checkpoint, holds a
+      sketch model (not scored yet), or for a render size the network
+      cannot take.
   """
   from colorizer.serving import export  # pylint: disable=g-import-not-at-top
+  from colorizer.model import colorizer_model  # pylint: disable=g-import-not-at-top
   from colorizer.model import networks  # pylint: disable=g-import-not-at-top
-  _refuse_sketch_models(config_lib.load(model_dir).data.input_mode,
-                        model_dir)
+  run_config = config_lib.load(model_dir)
+  _refuse_sketch_models(run_config.data.input_mode, model_dir)
+  multiple = colorizer_model.size_multiple(run_config)
+  if render_size < 0 or render_size % multiple:
+    raise ValueError(f"--render_size={render_size}: {model_dir}'s network "
+                     f"takes positive multiples of {multiple} (or 0: its "
+                     f"training size, {run_config.data.image_size}).")
   generator, config, step = export.restore_generator(
       model_dir, checkpoint_path, overrides)
-  render_size = config.data.image_size
+  render_size = render_size or config.data.image_size
   generator_fn = networks.inference_fn(generator, config.model.test_time_flip)
 
   @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1],
@@ -300,6 +309,7 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
              skip_grayscale: bool = True,
              image_offset: int = 0,
              image_stride: int = 1,
+             render_size: int = 0,
              progress_stream: Optional[TextIO] = sys.stderr
              ) -> Tuple[EvalResult, Dict[str, str]]:
   """Evaluates a SavedModel or a model dir and writes every report.
@@ -323,6 +333,8 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
       num_images counts the images kept.
     image_offset: skip the split's first images (evaluation_images).
     image_stride: then score every this-many-th image (evaluation_images).
+    render_size: with model_dir, run the network at this size instead of its
+      training size (0), to choose an export's render size.
     progress_stream: where progress lines go.
 
   Returns:
@@ -347,12 +359,17 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
     raise ValueError(f"--{', --'.join(overrides.given())} need --model_dir: "
                      "an export runs as it was exported (colorizer-export "
                      "takes the same flags).")
+  if model_path and render_size:
+    raise ValueError("--render_size needs --model_dir: an export's "
+                     "colorize_lab signature renders at its exported size "
+                     "(colorizer-export --render_size).")
   if dataset:
     image_sources.parse_dataset_spec(dataset)
   if fid_weights:
     fid.check_weights(fid_weights)
   loaded = (load_saved_model(model_path) if model_path
-            else load_model_dir(model_dir, overrides=overrides))
+            else load_model_dir(model_dir, overrides=overrides,
+                                render_size=render_size))
   # After the model: a bad --model should not wait for a 90 MB download.
   feature_fn, fid_note = None, NO_FID_WEIGHTS_NOTE
   if fid_weights:

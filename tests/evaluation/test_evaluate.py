@@ -554,3 +554,21 @@ def test_image_stride_samples_the_split_and_offsets_give_disjoint_halves(
     np.testing.assert_array_equal(expected, image)
   with pytest.raises(ValueError, match="--image_stride=0"):
     eval_images.evaluation_images(data_config, "val", 3, 0, image_stride=0)
+
+
+def test_render_size_runs_a_checkpoint_at_another_size(trained_model_dir,
+                                                      saved_model, tmp_path):
+  # tiny trains at 32 px; its U-Net takes multiples of 32.
+  result, _ = evaluate_lib.evaluate(
+      model_dir=trained_model_dir, num_images=2, render_size=64,
+      output_dir=str(tmp_path / "at64"), progress_stream=None)
+  native, _ = evaluate_lib.evaluate(
+      model_dir=trained_model_dir, num_images=2,
+      output_dir=str(tmp_path / "native"), progress_stream=None)
+  assert result.info["render_size"] == 64 and native.info["render_size"] == 32
+  assert result.model["psnr"] != native.model["psnr"]
+  assert result.gray["psnr"] == native.gray["psnr"]
+  with pytest.raises(ValueError, match="--render_size=12:.*multiples of"):
+    evaluate_lib.evaluate(model_dir=trained_model_dir, render_size=12)
+  with pytest.raises(ValueError, match="--render_size needs --model_dir"):
+    evaluate_lib.evaluate(model_path=saved_model, render_size=64)

@@ -79,8 +79,9 @@ _TEST_TIME_FLIP = flags.DEFINE_bool(
     "the mirror image's (unset: the run's own model.test_time_flip).")
 _RENDER_SIZE = flags.DEFINE_integer(
     "render_size", 0, "With --model_dir: run the network at this square "
-    "size (a multiple of 2**U-Net depth) instead of its training size (0), "
-    "to choose colorizer-export's render size.")
+    "size (a multiple of 2**U-Net depth) instead of its export's (0: "
+    "export.render_size, else the training size), to choose "
+    "colorizer-export's --render_size.")
 
 
 def main(argv):

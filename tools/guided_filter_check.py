@@ -1,7 +1,7 @@
 r"""Edge-aware vs bilinear upsampling of a*b*: CIEDE2000, PSNR, edge crops.
 
   python -m tools.guided_filter_check \
-      --images='/work/shared/data/bsds300/val/*.jpg' --output_dir=/tmp/gf_check
+      --images='../shared/data/bsds300/val/*.jpg' --output_dir=/tmp/gf_check
 
   # The network's own a*b*: a model exported without the edge-aware
   # upsampling, so that colorize_lab returns them at its render size as
@@ -9,7 +9,7 @@ r"""Edge-aware vs bilinear upsampling of a*b*: CIEDE2000, PSNR, edge crops.
   colorizer-export --model_dir=runs/photos --base_dir=/tmp/gf --name=photos \
       --noguided_upsample
   python -m tools.guided_filter_check --model=/tmp/gf/photos \
-      --images='/work/shared/data/bsds300/val/*.jpg' --output_dir=/tmp/gf_check
+      --images='../shared/data/bsds300/val/*.jpg' --output_dir=/tmp/gf_check
 
   # The sweeps that chose joint_bilateral.SIGMA and guided_filter's settings:
   python -m tools.guided_filter_check --render_size=32 --sigmas=4,8,12,16,24 \
@@ -44,7 +44,7 @@ from absl import flags
 import numpy as np
 
 _IMAGES = flags.DEFINE_string(
-    "images", "/work/shared/data/bsds300/val/*.jpg", "Glob of photos.")
+    "images", "../shared/data/bsds300/val/*.jpg", "Glob of photos.")
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 100, "Photos scored.")
 _MODEL = flags.DEFINE_string(
     "model", "", "A SavedModel (version or model base dir) exported with "

@@ -163,8 +163,8 @@ def load_model_dir(
     checkpoint_path: a checkpoint prefix; default the latest.
     overrides: decode settings and test-time flipping to score instead of
       the run's own (config.InferenceOverrides).
-    render_size: the square size the network runs at; 0 for the one it
-      trained at (the config's image_size), as colorizer-export renders.
+    render_size: the square size the network runs at; 0 for the one its
+      export renders at (colorizer_model.render_size).
 
   Returns:
     A LoadedModel whose network runs at render_size.
@@ -179,14 +179,9 @@ def load_model_dir(
   from colorizer.model import networks  # pylint: disable=g-import-not-at-top
   run_config = config_lib.load(model_dir)
   _refuse_sketch_models(run_config.data.input_mode, model_dir)
-  multiple = colorizer_model.size_multiple(run_config)
-  if render_size < 0 or render_size % multiple:
-    raise ValueError(f"--render_size={render_size}: {model_dir}'s network "
-                     f"takes positive multiples of {multiple} (or 0: its "
-                     f"training size, {run_config.data.image_size}).")
+  render_size = colorizer_model.render_size(run_config, render_size)
   generator, config, step = export.restore_generator(
       model_dir, checkpoint_path, overrides)
-  render_size = render_size or config.data.image_size
   generator_fn = networks.inference_fn(generator, config.model.test_time_flip)
 
   @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1],
@@ -333,8 +328,8 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
       num_images counts the images kept.
     image_offset: skip the split's first images (evaluation_images).
     image_stride: then score every this-many-th image (evaluation_images).
-    render_size: with model_dir, run the network at this size instead of its
-      training size (0), to choose an export's render size.
+    render_size: with model_dir, run the network at this size instead of
+      its export's (0), to choose an export's render size.
     progress_stream: where progress lines go.
 
   Returns:

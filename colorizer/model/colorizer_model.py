@@ -86,6 +86,27 @@ def size_multiple(config: config_lib.Config) -> int:
   return encoder_unet.SIZE_MULTIPLE
 
 
+def render_size(config: config_lib.Config, requested: int = 0) -> int:
+  """The square size the generator runs at in an export (or its scoring).
+
+  Args:
+    config: the run's config.
+    requested: a --render_size; 0 for config.export.render_size, or else
+      the training image_size.
+
+  Raises:
+    ValueError: naming --render_size, unless the size is a positive
+      multiple of size_multiple(config).
+  """
+  size = requested or config.export.render_size or config.data.image_size
+  multiple = size_multiple(config)
+  if size <= 0 or size % multiple:
+    raise ValueError(f"--render_size={size}: the network takes multiples of "
+                     f"{multiple} (2**U-Net depth); {size} is not a positive "
+                     f"multiple of {multiple}.")
+  return size
+
+
 @dataclasses.dataclass
 class GeneratorOutputs:
   """What one generator pass gives the losses."""

@@ -362,12 +362,8 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
   Raises:
     ValueError: if the version exists or render_size does not fit the U-Net.
   """
-  render_size = (render_size or config.export.render_size or
-                 config.data.image_size)
+  render_size = colorizer_model.render_size(config, render_size)
   render_multiple = colorizer_model.size_multiple(config)
-  if render_size % render_multiple:
-    raise ValueError(f"--render_size={render_size} must be a multiple of "
-                     f"{render_multiple} (2**U-Net depth).")
   model_base = os.path.join(base_dir, name)
   version = version or next_version(model_base)
   version_dir = os.path.join(model_base, str(version))

@@ -37,6 +37,10 @@ class DataConfig:
   image_size: int = _field(256, "Square training resolution in pixels.")
   val_fraction: float = _field(
       0.05, "Fraction held out for validation when the source has no split.")
+  train_fraction: float = _field(
+      1.0, "Train on this fraction of the training split (folder: and npz: "
+      "sources), a subset drawn under --seed; the validation split is "
+      "unchanged. For learning curves: how quality grows with data.")
   train_crop: str = _field(
       "random_resized", "Training crop: random_resized (scale "
       "[crop_min_scale, 1], aspect 3/4..4/3) or resize (short side, center).",

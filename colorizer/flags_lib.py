@@ -148,6 +148,9 @@ def validate(config: config_lib.Config) -> None:
   if not 0.0 <= data_config.val_fraction < 1.0:
     raise ValueError(f"--val_fraction={data_config.val_fraction}: must be in "
                      "[0, 1).")
+  if not 0.0 < data_config.train_fraction <= 1.0:
+    raise ValueError(f"--train_fraction={data_config.train_fraction}: must "
+                     "be in (0, 1].")
   if not 0.0 < data_config.crop_min_scale <= 1.0:
     raise ValueError(f"--crop_min_scale={data_config.crop_min_scale}: must be "
                      "in (0, 1].")
@@ -171,6 +174,7 @@ def validate(config: config_lib.Config) -> None:
   if config.model.ab_head == "classes":
     positive("prior_batches", config.loss.prior_batches)
   spec = image_sources.parse_dataset_spec(data_config.dataset)
+  image_sources.check_train_fraction(data_config)
   if spec.kind == "folder":
     location = os.path.expanduser(spec.location)
     if not os.path.isdir(location):

@@ -18,7 +18,6 @@ skipped and counted, never fatal.
 """
 
 import dataclasses
-import math
 import os
 from typing import Optional
 
@@ -29,6 +28,7 @@ from colorizer import config as config_lib
 from colorizer.data import class_labels
 from colorizer.data import demo_data
 from colorizer.data import image_io
+from colorizer.data import splits
 
 AUTOTUNE = tf.data.AUTOTUNE
 SOURCE_KINDS = ("demo", "folder", "tfrecord", "tfds", "npz")
@@ -81,18 +81,6 @@ class Sources:
   num_labels: int = 0  # Distinct class labels, when train carries them.
 
 
-def split_paths(paths, val_fraction: float, seed: int):
-  """Deterministic (train, val) split of a list under a seed."""
-  if not 0.0 <= val_fraction < 1.0:
-    raise ValueError(f"--val_fraction must be in [0, 1), got {val_fraction}.")
-  order = np.random.RandomState(seed).permutation(len(paths))
-  num_val = min(len(paths) - 1, max(1, math.ceil(len(paths) * val_fraction)))
-  if val_fraction == 0.0:
-    num_val = 0
-  shuffled = [paths[i] for i in order]
-  return sorted(shuffled[num_val:]), sorted(shuffled[:num_val])
-
-
 def _decode_paths(paths: tf.data.Dataset, skipped: image_io.SkipCounter,
                   max_pixels: int) -> tf.data.Dataset:
   """Reads each path with Pillow; unreadable files are counted and dropped.
@@ -133,17 +121,6 @@ def decode_encoded(image_bytes: tf.Tensor) -> tf.Tensor:
   return rgb_uint8
 
 
-def _every_kth(dataset: tf.data.Dataset, val_fraction: float, want_val: bool):
-  """Deterministic split of a stream without its own validation split."""
-  if not 0.0 < val_fraction < 1.0:
-    raise ValueError(f"--val_fraction must be in (0, 1) for a source without "
-                     f"a validation split, got {val_fraction}.")
-  period = max(2, round(1.0 / val_fraction))
-  kept = dataset.enumerate().filter(
-      lambda index, _: tf.equal(index % period, 0) == want_val)
-  return kept.map(lambda index, item: item)
-
-
 def _folder_image_paths(location: str):
   try:
     paths = image_io.list_image_files(location)
@@ -159,7 +136,10 @@ def _folder_image_paths(location: str):
 def _folder_sources(location, data_config, seed, shard,
                     with_labels: bool) -> Sources:
   paths = _folder_image_paths(location)
-  train_paths, val_paths = split_paths(paths, data_config.val_fraction, seed)
+  train_paths, val_paths = splits.split_paths(paths, data_config.val_fraction,
+                                              seed)
+  train_paths = [train_paths[i] for i in splits.train_subset(
+      len(train_paths), data_config.train_fraction, seed)]
   train_elements, num_labels = train_paths, 0
   if with_labels:
     class_names = class_labels.folder_class_names(location, paths)
@@ -204,10 +184,10 @@ def _tfrecord_sources(location, data_config, seed, shard) -> Sources:
     train_bytes, val_bytes = records(train_files, True), records(val_files,
                                                                  False)
   else:
-    train_bytes = _every_kth(records(train_files, True),
-                             data_config.val_fraction, False)
-    val_bytes = _every_kth(records(train_files, False),
-                           data_config.val_fraction, True)
+    train_bytes = splits.every_kth(records(train_files, True),
+                                   data_config.val_fraction, False)
+    val_bytes = splits.every_kth(records(train_files, False),
+                                 data_config.val_fraction, True)
   train_bytes = train_bytes.shuffle(data_config.shuffle_buffer, seed=seed,
                                     reshuffle_each_iteration=True)
   # prepare_data validated every image with Pillow, so errors here mean the
@@ -222,7 +202,7 @@ def _tfds_sources(spec, data_config, seed, shard,
                   with_labels: bool) -> Sources:
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   builder = tfds.builder(spec.location, data_dir=data_config.data_dir or None)
-  splits = builder.info.splits
+  tfds_splits = builder.info.splits
   train_split = spec.split or "train"
   features = builder.info.features
   image_keys = [key for key, feature in features.items()
@@ -250,15 +230,15 @@ def _tfds_sources(spec, data_config, seed, shard,
                        num_parallel_calls=AUTOTUNE)
 
   val_split = next((s for s in ("validation", "val", "test")
-                    if s in splits and s != train_split), None)
+                    if s in tfds_splits and s != train_split), None)
   if val_split:
     train_bytes = load(train_split, True, with_labels)
     val_bytes = load(val_split, False)
   else:
-    train_bytes = _every_kth(load(train_split, True, with_labels),
-                             data_config.val_fraction, False)
-    val_bytes = _every_kth(load(train_split, False), data_config.val_fraction,
-                           True)
+    train_bytes = splits.every_kth(load(train_split, True, with_labels),
+                                   data_config.val_fraction, False)
+    val_bytes = splits.every_kth(load(train_split, False),
+                                 data_config.val_fraction, True)
   train_bytes = shard(train_bytes).shuffle(
       data_config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   decode = lambda ds: ds.map(decode_encoded, num_parallel_calls=AUTOTUNE)
@@ -322,18 +302,34 @@ def check_labels(dataset: str) -> None:
                      f"{class_labels.NO_LABELS_HINT}.")
 
 
+def check_train_fraction(data_config: config_lib.DataConfig) -> None:
+  """Fails for a --train_fraction below 1 on a source without a subset.
+
+  Raises:
+    ValueError: one line naming --train_fraction and --dataset.
+  """
+  kind = parse_dataset_spec(data_config.dataset).kind
+  if data_config.train_fraction != 1.0 and kind not in ("folder", "npz"):
+    raise ValueError(f"--train_fraction={data_config.train_fraction}: only "
+                     f"folder: and npz: sources take a training subset (got "
+                     f"--dataset={data_config.dataset}).")
+
+
 def _npz_sources(location, data_config, seed, shard,
                  with_labels: bool) -> Sources:
   train_path = _npz_train_path(location)
   if os.path.isdir(location):
-    images = train_images = _load_npz_images(train_path)
+    images = _load_npz_images(train_path)
     val_images = _load_npz_images(os.path.join(location, "val.npz"))
-    train_index = slice(None)  # Every image (and label) of train.npz.
+    train_index = list(range(len(images)))  # Every image of train.npz.
   else:
     images = _load_npz_images(location)
-    train_index, val_index = split_paths(list(range(len(images))),
-                                         data_config.val_fraction, seed)
-    train_images, val_images = images[train_index], images[val_index]
+    train_index, val_index = splits.split_paths(list(range(len(images))),
+                                                data_config.val_fraction, seed)
+    val_images = images[val_index]
+  train_index = [train_index[i] for i in splits.train_subset(
+      len(train_index), data_config.train_fraction, seed)]
+  train_images = images[train_index]
   train_elements, num_labels = train_images, 0
   if with_labels:
     all_labels = class_labels.load_npz_labels(train_path, len(images))
@@ -383,6 +379,7 @@ def make_sources(data_config: config_lib.DataConfig, seed: int,
   spec = parse_dataset_spec(data_config.dataset)
   if with_labels:
     check_labels(data_config.dataset)
+  check_train_fraction(data_config)
 
   def shard(dataset):
     if input_context and input_context.num_input_pipelines > 1:

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from colorizer.data import image_io
 from colorizer.data import image_sources
+from colorizer.data import splits
 
 
 def _resize_short_side(rgb_uint8: np.ndarray, image_size: int) -> np.ndarray:
@@ -112,7 +113,7 @@ def write_shards(input_dir: str, output_dir: str, image_size: int = 286,
   if not paths:
     raise ValueError(f"--input_dir={input_dir}: no image files found.")
   tf.io.gfile.makedirs(output_dir)
-  train_paths, val_paths = image_sources.split_paths(paths, val_fraction, seed)
+  train_paths, val_paths = splits.split_paths(paths, val_fraction, seed)
   skipped = image_io.SkipCounter()
   counts = {}
   for split, split_paths, shards in (

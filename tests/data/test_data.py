@@ -11,6 +11,7 @@ from colorizer import config as config_lib
 from colorizer.data import image_io
 from colorizer.data import image_sources
 from colorizer.data import pipeline
+from colorizer.data import splits
 from colorizer.data import tfrecords
 from tests import conftest
 
@@ -66,18 +67,60 @@ def test_folder_batches_have_model_shapes_and_ranges(mixed_image_folder):
     assert np.abs(ab.numpy()).max() > 0.05  # Color survived.
   assert sum(int(b[0].shape[0]) for b in val) == sources.num_val - sum(
       1 for path, _ in sources.skipped.items()
-      if path in set(image_sources.split_paths(image_io.list_image_files(
+      if path in set(splits.split_paths(image_io.list_image_files(
           mixed_image_folder), 0.25, 0)[1]))
 
 
 def test_split_is_deterministic_under_seed():
   paths = [f"img{i:03d}.jpg" for i in range(100)]
-  train_a, val_a = image_sources.split_paths(paths, 0.1, seed=3)
-  train_b, val_b = image_sources.split_paths(paths, 0.1, seed=3)
-  _, val_c = image_sources.split_paths(paths, 0.1, seed=4)
+  train_a, val_a = splits.split_paths(paths, 0.1, seed=3)
+  train_b, val_b = splits.split_paths(paths, 0.1, seed=3)
+  _, val_c = splits.split_paths(paths, 0.1, seed=4)
   assert (train_a, val_a) == (train_b, val_b)
   assert len(val_a) == 10 and not set(val_a) & set(train_a)
   assert val_a != val_c
+
+
+def test_train_subset_is_nested_and_seeded():
+  assert splits.train_subset(10, 1.0, seed=0) == list(range(10))
+  quarter = splits.train_subset(100, 0.25, seed=0)
+  half = splits.train_subset(100, 0.5, seed=0)
+  assert len(quarter) == 25 and len(half) == 50
+  assert set(quarter) <= set(half)  # A curve adds photos, never swaps them.
+  assert half == sorted(half) and half == splits.train_subset(100, 0.5, 0)
+  assert half != splits.train_subset(100, 0.5, seed=1)
+  assert splits.train_subset(3, 0.01, seed=0) != []  # At least one.
+  for bad in (0.0, 1.5):
+    with pytest.raises(ValueError, match="--train_fraction"):
+      splits.train_subset(10, bad, seed=0)
+
+
+def test_train_fraction_keeps_the_validation_split(tmp_path):
+  root = str(tmp_path / "photos")
+  conftest.write_files(root, {
+      f"{name}/{i}.png": (lambda i=i: conftest.encoded(conftest.random_photo(
+          16, 16, i), "PNG")) for i in range(12) for name in ("a", "b")})
+  full, half = (image_sources.make_sources(
+      _data_config(dataset=f"folder:{root}", val_fraction=0.25,
+                   train_fraction=fraction), seed=0, with_labels=True)
+                for fraction in (1.0, 0.5))
+  assert (full.num_train, full.num_val) == (18, 6)
+  assert (half.num_train, half.num_val) == (9, 6)
+  assert len(list(half.train)) == 9
+  np.testing.assert_array_equal(np.stack(list(full.val)),
+                                np.stack(list(half.val)))
+  images = np.stack([conftest.random_photo(16, 16, i) for i in range(8)])
+  np.savez(tmp_path / "all.npz", images=images, labels=np.arange(8))
+  npz = image_sources.make_sources(
+      _data_config(dataset=f"npz:{tmp_path}/all.npz", val_fraction=0.25,
+                   train_fraction=0.5), seed=0, with_labels=True)
+  assert (npz.num_train, npz.num_val) == (3, 2)
+  labels = sorted(int(label) for _, label in npz.train)
+  kept = splits.split_paths(list(range(8)), 0.25, 0)[0]
+  assert set(labels) <= set(kept) and len(labels) == 3
+  with pytest.raises(ValueError, match="--train_fraction=0.5: only folder"):
+    image_sources.make_sources(
+        _data_config(dataset="demo", train_fraction=0.5), seed=0)
 
 
 def test_training_order_is_deterministic_under_seed(tmp_path):

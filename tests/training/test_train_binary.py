@@ -54,6 +54,8 @@ def test_train_binary_trains_exports_and_says_how_to_look(tmp_path):
     ("--dataset=folder:/no/such/dir", "--dataset=folder:/no/such/dir: no such"),
     ("--pretrain_steps=10", "--pretrain_steps=10: must be in [0, "),
     ("--unet_depth=6", "--unet_depth=6 needs --image_size divisible by 64"),
+    ("--train_fraction=0", "--train_fraction=0.0: must be in (0, 1]"),
+    ("--train_fraction=0.5", "--train_fraction=0.5: only folder: and npz:"),
 ])
 def test_bad_flags_are_errors_naming_the_flag(flag, message):
   flag_values = flags.FlagValues()

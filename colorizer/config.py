@@ -172,7 +172,8 @@ class TrainConfig:
   save_every: int = _field(1000, "Steps between checkpoints.")
   eval_every: int = _field(1000, "Steps between validation metrics/images.")
   eval_batches: int = _field(
-      4, "Validation batches scored at each evaluation.")
+      4, "Validation batches scored at each evaluation, from images spread "
+      "evenly over the validation split.")
   keep_checkpoints: int = _field(3, "Checkpoints kept on disk.")
   strategy: str = _field(
       "auto", "tf.distribute strategy: auto, default, mirrored, "

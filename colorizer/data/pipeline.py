@@ -102,7 +102,8 @@ def _target_has_color(model_input, target, *label) -> tf.Tensor:
 def make_datasets(data_config: config_lib.DataConfig, per_replica_batch: int,
                   seed: int, val_batch: Optional[int] = None,
                   input_context: Optional[tf.distribute.InputContext] = None,
-                  with_labels: bool = False):
+                  with_labels: bool = False,
+                  val_images: Optional[int] = None):
   """Batched training and validation datasets of (model_input, target).
 
   (l_channel, ab) in grayscale mode, (sketch, lab) in sketch mode: see
@@ -116,6 +117,10 @@ def make_datasets(data_config: config_lib.DataConfig, per_replica_batch: int,
     val_batch: validation batch size (default per_replica_batch).
     input_context: shard the training stream for tf.distribute.
     with_labels: training batches carry the source's class labels.
+    val_images: keep about this many validation images, spread evenly over
+      the split (every (split size // val_images)-th), not its first ones: a
+      folder's split is sorted by class, and the first few batches would be
+      its first classes. None keeps the whole split.
 
   Returns:
     (train_ds, val_ds, sources): train_ds repeats forever with fixed-shape
@@ -139,7 +144,10 @@ def make_datasets(data_config: config_lib.DataConfig, per_replica_batch: int,
 
   train = tf.data.Dataset.zip((train, augment_seeds)).map(
       augment, num_parallel_calls=AUTOTUNE)
-  val = sources.val.map(lambda rgb_uint8: preprocess(rgb_uint8, data_config,
+  val = sources.val
+  if val_images and sources.num_val and sources.num_val > val_images:
+    val = val.shard(sources.num_val // val_images, 0)
+  val = val.map(lambda rgb_uint8: preprocess(rgb_uint8, data_config,
                                                      False),
                         num_parallel_calls=AUTOTUNE)
   if data_config.skip_grayscale:

@@ -242,9 +242,10 @@ def train_and_evaluate(config: config_lib.Config, model_dir: str,
     return train_ds
 
   dist_train = strategy.distribute_datasets_from_function(dataset_fn)
-  _, val_ds, val_sources = pipeline.make_datasets(config.data, per_replica_batch,
-                                    train_config.seed,
-                                    val_batch=train_config.batch_size)
+  _, val_ds, val_sources = pipeline.make_datasets(
+      config.data, per_replica_batch, train_config.seed,
+      val_batch=train_config.batch_size,
+      val_images=train_config.eval_batches * train_config.batch_size)
   val_batches = list(val_ds.take(train_config.eval_batches)) if chief else []
 
   # The strategy built the training datasets already, on this worker too.

@@ -123,6 +123,27 @@ def test_train_fraction_keeps_the_validation_split(tmp_path):
         _data_config(dataset="demo", train_fraction=0.5), seed=0)
 
 
+def test_validation_sample_spreads_over_a_class_sorted_split(tmp_path):
+  root = str(tmp_path / "photos")
+  # Class c's images are a flat color of level 40 * (c + 1): which classes a
+  # validation batch holds is readable from its L*.
+  conftest.write_files(root, {
+      f"class{c}/{i}.png": (lambda c=c, i=i: conftest.encoded(np.tile(
+          np.array([40 * (c + 1), 20 * c, 200 - 40 * c], np.uint8),
+          [16, 16, 1]), "PNG")) for c in range(4) for i in range(5)})
+  config = _data_config(dataset=f"folder:{root}", val_fraction=0.5,
+                        image_size=16)
+  _, whole, sources = pipeline.make_datasets(config, 2, seed=0)
+  _, spread, _ = pipeline.make_datasets(config, 2, seed=0, val_images=4)
+  levels = lambda dataset: [round(float(l_channel.numpy().mean()), 3)
+                            for batch, _ in dataset for l_channel in batch]
+  whole_levels, spread_levels = levels(whole), levels(spread)
+  assert sources.num_val == 10 and len(whole_levels) == 10
+  step = sources.num_val // 4
+  assert spread_levels == whole_levels[::step]  # Every 2nd, from the first.
+  assert len(set(spread_levels)) > len(set(whole_levels[:len(spread_levels)]))
+
+
 def test_training_order_is_deterministic_under_seed(tmp_path):
   root = str(tmp_path)
   conftest.write_files(root, {

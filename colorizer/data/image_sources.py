@@ -321,14 +321,17 @@ def _npz_sources(location, data_config, seed, shard,
   if os.path.isdir(location):
     images = _load_npz_images(train_path)
     val_images = _load_npz_images(os.path.join(location, "val.npz"))
-    train_index = list(range(len(images)))  # Every image of train.npz.
+    train_index = slice(None)  # Every image (and label) of train.npz.
   else:
     images = _load_npz_images(location)
     train_index, val_index = splits.split_paths(list(range(len(images))),
                                                 data_config.val_fraction, seed)
     val_images = images[val_index]
-  train_index = [train_index[i] for i in splits.train_subset(
-      len(train_index), data_config.train_fraction, seed)]
+  if data_config.train_fraction < 1.0:
+    candidates = np.arange(len(images))[train_index]
+    train_index = candidates[splits.train_subset(
+        len(candidates), data_config.train_fraction, seed)]
+  # A slice views the array; an index list copies only the images kept.
   train_images = images[train_index]
   train_elements, num_labels = train_images, 0
   if with_labels:

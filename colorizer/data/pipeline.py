@@ -147,9 +147,8 @@ def make_datasets(data_config: config_lib.DataConfig, per_replica_batch: int,
   val = sources.val
   if val_images and sources.num_val and sources.num_val > val_images:
     val = val.shard(sources.num_val // val_images, 0)
-  val = val.map(lambda rgb_uint8: preprocess(rgb_uint8, data_config,
-                                                     False),
-                        num_parallel_calls=AUTOTUNE)
+  val = val.map(lambda rgb_uint8: preprocess(rgb_uint8, data_config, False),
+                num_parallel_calls=AUTOTUNE)
   if data_config.skip_grayscale:
     train, val = train.filter(_target_has_color), val.filter(_target_has_color)
   train = train.batch(per_replica_batch, drop_remainder=True,

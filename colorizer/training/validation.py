@@ -68,8 +68,9 @@ def evaluate_batches(predict_fn, batches: List[Tuple[tf.Tensor, tf.Tensor]],
   Returns:
     (metrics, grid): per-image means of psnr, ssim, colorfulness for the
     prediction and for the gray baseline (a*b* = 0) and the truth; grid is a
-    uint8 [rows * S, 3 * S, 3] image of gray | prediction | truth rows from the
-    first batch (sketch | prediction | truth in sketch mode).
+    uint8 [rows * S, 3 * S, 3] image of gray | prediction | truth rows, the
+    first images of every batch (sketch | prediction | truth in sketch
+    mode), so the rows spread over the sample as the batches do.
 
   Raises:
     ValueError: for an empty batch list or an unknown input mode.
@@ -78,7 +79,9 @@ def evaluate_batches(predict_fn, batches: List[Tuple[tf.Tensor, tf.Tensor]],
     raise ValueError(f"Unknown input_mode {input_mode!r}.")
   totals: Dict[str, float] = {}
   num_images = 0
-  grid = None
+  # Rows of the grid taken from each batch: GRID_ROWS spread over them all.
+  rows_per_batch = -(-GRID_ROWS // max(1, len(batches)))
+  grid_rows = []  # (rgb_gray, rgb_fake, rgb_true), rows_per_batch each.
   for model_input, target in batches:
     prediction = predict_fn(model_input)
     values = {}
@@ -110,10 +113,13 @@ def evaluate_batches(predict_fn, batches: List[Tuple[tf.Tensor, tf.Tensor]],
       per_image = np.minimum(np.asarray(per_image, np.float64), 100.0)
       totals[name] = totals.get(name, 0.0) + float(per_image.sum())
     num_images += int(model_input.shape[0])
-    if grid is None:
-      grid = make_grid(rgb_gray, rgb_fake, rgb_true)
+    if sum(int(rows[0].shape[0]) for rows in grid_rows) < GRID_ROWS:
+      grid_rows.append(tuple(rgb[:rows_per_batch]
+                             for rgb in (rgb_gray, rgb_fake, rgb_true)))
   if not num_images:
     raise ValueError("The validation set is empty: no batch to evaluate.")
+  grid = make_grid(*(tf.concat(column, axis=0)
+                     for column in zip(*grid_rows)))
   metrics = {name: total / num_images for name, total in totals.items()}
   metrics["num_images"] = num_images
   return metrics, grid

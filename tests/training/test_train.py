@@ -209,3 +209,18 @@ def test_eval_grid_is_gray_prediction_truth():
       grid[:tile:tile // 16, ::tile // 16], tile // 16, 0), tile // 16, 1)).all()
   assert metrics["psnr"] == 100.0  # Perfect prediction, capped.
   assert metrics["psnr_gray"] < 40 and metrics["num_images"] == 2
+
+
+def test_eval_grid_rows_spread_over_the_batches():
+  # 8 batches of 4 flat images, batch b all of gray level b / 10: the grid's
+  # 8 rows are each batch's first image, not the first two batches.
+  levels = [0.1 * (b + 1) for b in range(8)]
+  batches = [color.rgb_to_model_inputs(np.full([4, 16, 16, 3], level,
+                                               np.float32))
+             for level in levels]
+  _, grid = validation.evaluate_batches(lambda l: tf.zeros_like(
+      tf.concat([l, l], axis=-1)), batches)
+  tile = 16 * validation.grid_scale(16)
+  assert grid.shape == (8 * tile, 3 * tile, 3)
+  row_truth = [grid[row * tile, 2 * tile, 0] / 255.0 for row in range(8)]
+  np.testing.assert_allclose(row_truth, levels, atol=2 / 255)

@@ -5,6 +5,11 @@ data it was trained on, with FID from a local Inception-v3 weights file:
 
   colorizer-evaluate --model=savedmodels/demo --fid_weights=inception_notop.weights.h5
 
+A model trained on a folder needs --dataset (the path it records is the
+training machine's); --split=all scores a folder kept for evaluation whole:
+
+  colorizer-evaluate --model=savedmodels/photos --dataset=folder:$HOME/held_out --split=all
+
 A training model dir (its latest checkpoint), on 200 images of another source,
 writing the reports next to its TensorBoard logs:
 
@@ -31,9 +36,10 @@ _MODEL_DIR = flags.DEFINE_string(
     "--model and --model_dir.")
 _DATASET = flags.DEFINE_string(
     "dataset", "", "demo | folder:PATH | tfrecord:GLOB | tfds:NAME[:SPLIT] | "
-    "npz:PATH; default the source the model was trained on.")
-_DATA_DIR = flags.DEFINE_string("data_dir", "",
-                                "TFDS data_dir; default the model's.")
+    "npz:PATH; default the source the model was trained on (with --model, "
+    "only demo or tfds:NAME: a recorded path is not guessed).")
+_DATA_DIR = flags.DEFINE_string(
+    "data_dir", "", "TFDS data_dir; default --model_dir's, or TFDS's own.")
 _SPLIT = flags.DEFINE_enum(
     "split", "val", ["val", "train", "all"],
     "val: the held-out split training validated on (same seed and "

@@ -43,6 +43,10 @@ DEFAULT_BATCH_SIZE = 16
 NO_FID_WEIGHTS_NOTE = ("not computed: no --fid_weights given (a Keras "
                        "Inception-v3 weights file, or 'imagenet')")
 
+# Sources whose name means the same images on every machine: an export's
+# recorded --dataset of these kinds is its default evaluation data.
+PORTABLE_SOURCE_KINDS = ("demo", "tfds")
+
 # l_star float32 [B, H, W, 1] in [0, 100] -> a*b* float32 [B, H, W, 2].
 PredictAbFn = Callable[[tf.Tensor], tf.Tensor]
 
@@ -141,6 +145,40 @@ def load_saved_model(model_path: str) -> LoadedModel:
                      step=int(metadata.get("step") or 0), path=version_dir,
                      render_size=int(metadata.get("render_size") or
                                      config.data.image_size))
+
+
+def recorded_dataset(model_path: str) -> str:
+  """An export's recorded --dataset, if it names data rather than a path.
+
+  A folder, glob or file is a path on the machine that trained the model,
+  missing or holding other images elsewhere: it is not guessed. demo and
+  tfds:NAME mean the same images everywhere.
+
+  Args:
+    model_path: a SavedModel version dir or model base dir.
+
+  Returns:
+    The recorded --dataset value.
+
+  Raises:
+    ValueError: naming --dataset and the recorded value, for a path or none.
+  """
+  from colorizer.serving import colorize_lib  # pylint: disable=g-import-not-at-top
+  from colorizer.serving import export  # pylint: disable=g-import-not-at-top
+  version_dir = colorize_lib.resolve_model_path(model_path)
+  config = export.read_metadata(version_dir).get("config") or {}
+  recorded = (config.get("data") or {}).get("dataset", "")
+  needed = ("--dataset is needed with --model: name the images to score "
+            "(folder:PATH, tfrecord:GLOB, npz:PATH or tfds:NAME[:SPLIT])")
+  if not recorded:
+    raise ValueError(f"{needed}; {version_dir} does not record the data it "
+                     "was trained on.")
+  kinds = [spec.strip().partition(":")[0] for spec in recorded.split(",")]
+  if any(kind not in PORTABLE_SOURCE_KINDS for kind in kinds):
+    raise ValueError(f"{needed}; {version_dir} was trained on "
+                     f"--dataset={recorded}, a path on the machine that "
+                     "trained it.")
+  return recorded
 
 
 def _refuse_sketch_models(input_mode: str, model: str) -> None:
@@ -312,8 +350,10 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
   Args:
     model_path: an exported SavedModel (version dir or model base dir).
     model_dir: a training model dir; exactly one of the two.
-    dataset: a --dataset source; default the one the model was trained on.
-    data_dir: TFDS data_dir; default the model's.
+    dataset: a --dataset source; default the one the model was trained on
+      (for model_path, only when that is demo or TFDS: recorded_dataset).
+    data_dir: TFDS data_dir; default model_dir's, or TFDS's own for
+      model_path.
     split: val, train or all (see evaluation_images).
     num_images: the first this many images; 0 for the whole split.
     output_dir: reports go here; default
@@ -362,6 +402,8 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
     image_sources.parse_dataset_spec(dataset)
   if fid_weights:
     fid.check_weights(fid_weights)
+  if model_path and not dataset:
+    dataset = recorded_dataset(model_path)
   loaded = (load_saved_model(model_path) if model_path
             else load_model_dir(model_dir, overrides=overrides,
                                 render_size=render_size))
@@ -373,9 +415,11 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
     except fid.InceptionUnavailableError as error:
       fid_note = f"not computed: {error}"
       logging.warning("FID %s", fid_note)
+  # An export's data_dir, like its folders, is a path on the machine that
+  # trained it: TFDS's default unless --data_dir says otherwise.
   data_config = dataclasses.replace(
       loaded.config.data, dataset=dataset or loaded.config.data.dataset,
-      data_dir=data_dir or loaded.config.data.data_dir)
+      data_dir=data_dir or ("" if model_path else loaded.config.data.data_dir))
   grayscale = eval_images.GrayscaleFilter()
   if skip_grayscale:
     images, total, skipped = eval_images.evaluation_images(

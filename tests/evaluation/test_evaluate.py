@@ -25,6 +25,7 @@ from colorizer.evaluation import evaluate_report
 from colorizer.evaluation import fid
 from colorizer.evaluation import metrics
 from colorizer.evaluation import stats
+from colorizer.model import networks
 from colorizer import progress
 from colorizer.serving import export
 from colorizer.training import train
@@ -572,3 +573,60 @@ def test_render_size_runs_a_checkpoint_at_another_size(trained_model_dir,
     evaluate_lib.evaluate(model_dir=trained_model_dir, render_size=12)
   with pytest.raises(ValueError, match="--render_size needs --model_dir"):
     evaluate_lib.evaluate(model_path=saved_model, render_size=64)
+
+
+def test_a_run_records_its_dataset_as_typed_and_evaluate_does_not_guess_it(
+    tmp_path, monkeypatch):
+  """--dataset=folder:~/photos stays that spec in config.json and the export.
+
+  An absolute path there would be this machine's; evaluate --model names the
+  recorded spec and asks for --dataset instead of reading it.
+  """
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from colorizer import flags_lib  # pylint: disable=g-import-not-at-top
+  monkeypatch.setenv("HOME", str(tmp_path))
+  monkeypatch.chdir(tmp_path)
+  for index in range(2):
+    path = tmp_path / "photos" / f"class_{index}" / f"{index}.png"
+    path.parent.mkdir(parents=True)
+    Image.fromarray(conftest.random_photo(40, 40, seed=index)).save(path)
+  typed = "folder:~/photos"
+  flag_values = flags.FlagValues()
+  flags_lib.define_config_flags(flag_values)
+  flag_values(["colorizer-train", "--preset=tiny", f"--dataset={typed}"])
+  config = flags_lib.config_from_flags(flag_values)
+  flags_lib.validate(config)
+  config_lib.save(config, "run")  # As train.train_and_evaluate does.
+  config = config_lib.load("run")
+  assert config.data.dataset == typed
+  version_dir = export.export(networks.build_generator(config, seed=0),
+                              config, "savedmodels", "photos")
+  recorded = export.read_metadata(version_dir)["config"]["data"]["dataset"]
+  assert recorded == typed
+  with pytest.raises(ValueError) as error:
+    evaluate_lib.evaluate(model_path="savedmodels/photos",
+                          progress_stream=None)
+  message = str(error.value)
+  assert message.startswith("--dataset is needed with --model")
+  assert f"--dataset={typed}" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("recorded,portable", [
+    ("demo", True), ("tfds:imagenette/320px-v2", True),
+    ("tfds:cifar10,tfds:imagenette/320px-v2:train", True),
+    ("folder:../shared/data/imagenette/train", False),
+    ("tfds:cifar10,npz:data/cifar10", False), ("tfrecord:data/*.tfrecord", False),
+    (None, False)])
+def test_evaluate_model_defaults_only_to_a_dataset_named_not_pathed(
+    tmp_path, recorded, portable):
+  version_dir = tmp_path / "model" / "1"
+  (version_dir / "assets.extra").mkdir(parents=True)
+  (version_dir / "saved_model.pb").write_bytes(b"")
+  metadata = {"config": {"data": {"dataset": recorded}}} if recorded else {}
+  (version_dir / "assets.extra" / export.METADATA_FILE).write_text(
+      json.dumps(metadata))
+  if portable:
+    assert evaluate_lib.recorded_dataset(str(tmp_path / "model")) == recorded
+    return
+  with pytest.raises(ValueError, match="^--dataset is needed with --model"):
+    evaluate_lib.recorded_dataset(str(tmp_path / "model"))

@@ -31,7 +31,12 @@ class DataConfig:
   """Where images come from and how they are preprocessed."""
   dataset: str = _field(
       "demo", "Source: demo | folder:PATH | tfrecord:GLOB | tfds:NAME[:SPLIT] "
-      "| npz:PATH.")
+      "| npz:PATH, or several separated by commas (trained on together, "
+      "each validated on its own split; colorizer/data/mixture.py).")
+  dataset_weights: str = _field(
+      "", "Mixing weights of several --dataset sources, comma-separated in "
+      "their order (e.g. 1,3); empty: each in proportion to its number of "
+      "training images.")
   data_dir: str = _field(
       "", "TFDS data_dir (for tfds: sources); ignored otherwise.")
   image_size: int = _field(256, "Square training resolution in pixels.")

@@ -71,9 +71,9 @@ def default_model_dir(dataset: str) -> str:
 
 def _has_labels(dataset: str) -> bool:
   """Whether a --dataset source carries class labels (see check_labels)."""
-  from colorizer.data import image_sources  # pylint: disable=g-import-not-at-top
+  from colorizer.data import mixture  # pylint: disable=g-import-not-at-top
   try:
-    image_sources.check_labels(dataset)
+    mixture.check_labels(dataset)
   except ValueError:
     return False
   return True
@@ -121,7 +121,7 @@ def validate(config: config_lib.Config) -> None:
     ValueError: with a one-line message that names the flag.
   """
   # pylint: disable=g-import-not-at-top
-  from colorizer.data import image_sources
+  from colorizer.data import mixture
   from colorizer.model import colorizer_model
   # pylint: enable=g-import-not-at-top
   train, data_config, optim = config.train, config.data, config.optim
@@ -173,17 +173,6 @@ def validate(config: config_lib.Config) -> None:
                      "in [0, 1].")
   if config.model.ab_head == "classes":
     positive("prior_batches", config.loss.prior_batches)
-  spec = image_sources.parse_dataset_spec(data_config.dataset)
-  image_sources.check_train_fraction(data_config)
-  if spec.kind == "folder":
-    location = os.path.expanduser(spec.location)
-    if not os.path.isdir(location):
-      raise ValueError(f"--dataset=folder:{spec.location}: no such directory.")
-  if spec.kind == "npz" and not os.path.exists(spec.location):
-    raise ValueError(f"--dataset=npz:{spec.location}: no such file or folder.")
+  mixture.check_sources(data_config)  # Each source, and the weights.
   if config.loss.label_weight:
-    image_sources.check_labels(data_config.dataset)
-  if spec.kind == "tfrecord":
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    if not tf.io.gfile.glob(spec.location):
-      raise ValueError(f"--dataset=tfrecord:{spec.location}: no file matches.")
+    mixture.check_labels(data_config.dataset)

@@ -247,8 +247,17 @@ def _tfds_sources(spec, data_config, seed, shard,
            if with_labels else decode(train_bytes))
   return Sources(train=train, val=decode(val_bytes),
                  skipped=image_io.SkipCounter(),
+                 num_train=_tfds_num_examples(tfds_splits, train_split),
                  num_labels=(features[label_keys[0]].num_classes
                              if with_labels else 0))
+
+
+def _tfds_num_examples(tfds_splits, split: str) -> Optional[int]:
+  """The images in a TFDS split (a slice like train[:10%] too), if known."""
+  try:
+    return int(tfds_splits[split].num_examples) or None
+  except (KeyError, ValueError, TypeError):
+    return None
 
 
 def _load_npz_images(path: str) -> np.ndarray:

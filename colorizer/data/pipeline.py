@@ -1,20 +1,20 @@
 """The tf.data input pipeline: sources -> RGB -> (L*, a*b*) batches.
 
-colorizer.data.image_sources reads the --dataset source as uint8 RGB images of
-any size. `preprocess` then crops/resizes them to the training size, flips,
+colorizer.data.image_sources reads a --dataset source as uint8 RGB images of
+any size (colorizer.data.mixture mixes several). `preprocess` then crops/resizes them to the training size, flips,
 converts to L*a*b* and normalizes; `make_datasets` batches the result for
 training and validation. In sketch mode (--input_mode=sketch) it pairs an
 XDoG line drawing of each image with the image's full L*a*b* instead
 (colorizer.data.sketch).
 """
 
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import tensorflow as tf
 
 from colorizer import color
 from colorizer import config as config_lib
-from colorizer.data import image_sources
+from colorizer.data import mixture
 from colorizer.data import sketch
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -126,8 +126,8 @@ def make_datasets(data_config: config_lib.DataConfig, per_replica_batch: int,
     (train_ds, val_ds, sources): train_ds repeats forever with fixed-shape
     batches; val_ds is finite and in a fixed order.
   """
-  sources = image_sources.make_sources(data_config, seed, input_context,
-                                       with_labels)
+  sources = mixture.make_sources(data_config, seed, input_context,
+                                 with_labels)
   train = sources.train
   if data_config.cache:
     # The shuffle before the cache is frozen after the first epoch; a buffer
@@ -144,16 +144,45 @@ def make_datasets(data_config: config_lib.DataConfig, per_replica_batch: int,
 
   train = tf.data.Dataset.zip((train, augment_seeds)).map(
       augment, num_parallel_calls=AUTOTUNE)
-  val = sources.val
-  if val_images and sources.num_val and sources.num_val > val_images:
-    val = val.shard(sources.num_val // val_images, 0)
+  if data_config.skip_grayscale:
+    train = train.filter(_target_has_color)
+  train = train.batch(per_replica_batch, drop_remainder=True,
+                      num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+  val = validation_batches(sources.val, sources.num_val, data_config,
+                           val_batch or per_replica_batch, val_images)
+  return train, val, sources
+
+
+def validation_batches(val: tf.data.Dataset, num_val: Optional[int],
+                       data_config: config_lib.DataConfig, batch_size: int,
+                       val_images: Optional[int] = None) -> tf.data.Dataset:
+  """Preprocessed, batched validation images in a fixed order.
+
+  Args:
+    val: uint8 [H, W, 3] images of a source's validation split.
+    num_val: their number, if known.
+    data_config: the data group.
+    batch_size: images per batch.
+    val_images: keep about this many, spread evenly over the split (see
+      make_datasets); None keeps them all.
+  """
+  if val_images and num_val and num_val > val_images:
+    val = val.shard(num_val // val_images, 0)
   val = val.map(lambda rgb_uint8: preprocess(rgb_uint8, data_config, False),
                 num_parallel_calls=AUTOTUNE)
   if data_config.skip_grayscale:
-    train, val = train.filter(_target_has_color), val.filter(_target_has_color)
-  train = train.batch(per_replica_batch, drop_remainder=True,
-                      num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
-  val = val.batch(val_batch or per_replica_batch).prefetch(AUTOTUNE)
+    val = val.filter(_target_has_color)
   options = tf.data.Options()
   options.deterministic = True
-  return train, val.with_options(options), sources
+  return val.batch(batch_size).prefetch(AUTOTUNE).with_options(options)
+
+
+def validation_batches_by_source(sources: mixture.NamedSources,
+                                 data_config: config_lib.DataConfig,
+                                 batch_size: int,
+                                 val_images: Optional[int] = None
+                                 ) -> Dict[str, tf.data.Dataset]:
+  """{source name: its validation_batches}, in --dataset order."""
+  return {name: validation_batches(part.val, part.num_val, data_config,
+                                   batch_size, val_images)
+          for name, part in sources.parts.items()}

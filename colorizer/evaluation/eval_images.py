@@ -12,7 +12,7 @@ import numpy as np
 from colorizer import color
 from colorizer import config as config_lib
 from colorizer.data import image_io
-from colorizer.data import image_sources
+from colorizer.data import mixture
 
 SPLITS = ("val", "train", "all")
 # Pixels per batch: SSIM and CIEDE2000 in float64 hold several copies of a
@@ -75,7 +75,7 @@ def evaluation_images(data_config: config_lib.DataConfig, split: str,
   """
   if split not in SPLITS:
     raise ValueError(f"--split={split}: expected one of {', '.join(SPLITS)}.")
-  sources = image_sources.make_sources(data_config, seed)
+  sources = mixture.make_sources(data_config, seed)
   if split == "val":
     dataset, total = sources.val, sources.num_val
   elif split == "train":

@@ -201,14 +201,16 @@ def _initialize_from_data(config: config_lib.Config,
 
 
 def train_and_evaluate(config: config_lib.Config, model_dir: str,
-                       strategy: Optional[tf.distribute.Strategy] = None
-                       ) -> Dict[str, float]:
+                       strategy: Optional[tf.distribute.Strategy] = None,
+                       preset: str = "") -> Dict[str, float]:
   """Trains (or resumes training) and evaluates a colorizer.
 
   Args:
     config: the full run config.
     model_dir: checkpoints, TensorBoard logs, config.json and sample grids.
     strategy: a tf.distribute strategy; by default the one config names.
+    preset: the --preset config came from, recorded in config.json for the
+      run's exports to report.
 
   Returns:
     The last validation metrics (empty if no evaluation ran), plus "step".
@@ -228,7 +230,7 @@ def train_and_evaluate(config: config_lib.Config, model_dir: str,
   write_dir = distribute.worker_dir(model_dir, strategy)
   check_writable(write_dir)
   if chief:
-    config_lib.save(config, model_dir)
+    config_lib.save(config, model_dir, preset)
 
   sources_holder = {}
   with_labels = config.loss.label_weight > 0
@@ -242,11 +244,15 @@ def train_and_evaluate(config: config_lib.Config, model_dir: str,
     return train_ds
 
   dist_train = strategy.distribute_datasets_from_function(dataset_fn)
-  _, val_ds, val_sources = pipeline.make_datasets(
-      config.data, per_replica_batch, train_config.seed,
-      val_batch=train_config.batch_size,
-      val_images=train_config.eval_batches * train_config.batch_size)
-  val_batches = list(val_ds.take(train_config.eval_batches)) if chief else []
+  # Each source is validated on its own split (and on all together).
+  _, _, val_sources = pipeline.make_datasets(
+      config.data, per_replica_batch, train_config.seed)
+  val_batches = {
+      name: list(val_ds.take(train_config.eval_batches))
+      for name, val_ds in pipeline.validation_batches_by_source(
+          val_sources, config.data, train_config.batch_size,
+          val_images=train_config.eval_batches * train_config.batch_size
+      ).items()} if chief else {}
 
   # The strategy built the training datasets already, on this worker too.
   state = steps.build_state(config, strategy,
@@ -286,7 +292,7 @@ def train_and_evaluate(config: config_lib.Config, model_dir: str,
     _write_hparams(eval_writer, config, model_dir)
 
   def run_eval(step: int) -> Dict[str, float]:
-    metrics, grid = validation.evaluate_batches(predict_fn, val_batches,
+    metrics, grid = validation.evaluate_sources(predict_fn, val_batches,
                                                 config.data.input_mode)
     with eval_writer.as_default(step=step):
       for name, value in metrics.items():
@@ -304,6 +310,12 @@ def train_and_evaluate(config: config_lib.Config, model_dir: str,
         metrics["psnr"], baseline, metrics["psnr_gray"], metrics["ssim"],
         baseline, metrics["ssim_gray"], metrics["colorfulness"],
         metrics["colorfulness_true"], metrics["ab_l1"], metrics["ab_l1_gray"])
+    for source in (val_batches if len(val_batches) > 1 else ()):
+      logging.info(
+          "eval step %d, %s: PSNR %.2f dB (%s %.2f) | colorfulness %.1f "
+          "(truth %.1f)", step, source, metrics[f"{source}/psnr"], baseline,
+          metrics[f"{source}/psnr_gray"], metrics[f"{source}/colorfulness"],
+          metrics[f"{source}/colorfulness_true"])
     return metrics
 
   iterator = iter(dist_train)

@@ -125,6 +125,48 @@ def evaluate_batches(predict_fn, batches: List[Tuple[tf.Tensor, tf.Tensor]],
   return metrics, grid
 
 
+def evaluate_sources(predict_fn, batches_by_source: Dict[str, list],
+                     input_mode: str = "grayscale"
+                     ) -> Tuple[Dict[str, float], np.ndarray]:
+  """evaluate_batches for each --dataset source, and for all together.
+
+  Args:
+    predict_fn: see evaluate_batches.
+    batches_by_source: {source name: its validation batches}.
+    input_mode: see evaluate_batches.
+
+  Returns:
+    (metrics, grid): the metrics over every source's images (each source
+    weighs by its number of images), and with several sources also each
+    source's as "<name>/<metric>"; the grid takes an equal share of rows
+    from every source.
+
+  Raises:
+    ValueError: if there is no source, or a source has no batch.
+  """
+  if not batches_by_source:
+    raise ValueError("No validation source to evaluate.")
+  per_source = {name: evaluate_batches(predict_fn, batches, input_mode)
+                for name, batches in batches_by_source.items()}
+  if len(per_source) == 1:
+    return next(iter(per_source.values()))
+  num_images = sum(metrics["num_images"]
+                   for metrics, _ in per_source.values())
+  combined = {
+      name: sum(metrics[name] * metrics["num_images"]
+                for metrics, _ in per_source.values()) / num_images
+      for name in next(iter(per_source.values()))[0] if name != "num_images"}
+  combined["num_images"] = num_images
+  rows_each = max(1, GRID_ROWS // len(per_source))
+  grid_parts = []
+  for source, (metrics, grid) in per_source.items():
+    combined.update({f"{source}/{name}": value
+                     for name, value in metrics.items()})
+    # The grid's rows are tiles of a third of its width.
+    grid_parts.append(grid[:rows_each * (grid.shape[1] // 3)])
+  return combined, np.concatenate(grid_parts, axis=0)
+
+
 def make_grid(rgb_gray, rgb_fake, rgb_true, rows: int = GRID_ROWS
               ) -> np.ndarray:
   """Rows of input | prediction | truth, as one uint8 image [R*k*S, 3*k*S, 3].

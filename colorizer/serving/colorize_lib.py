@@ -31,6 +31,9 @@ from colorizer.serving import export
 COMPARE_SUFFIX = "_compare"
 OUTPUT_EXTENSION = ".png"
 _DRIVE = re.compile(r"[A-Za-z]:")
+# Pillow modes a PNG stores as they are, which the serving graph decodes
+# (gray, palette, RGB, alpha, 16-bit gray); others are converted first.
+_PNG_MODES = ("L", "LA", "P", "RGB", "RGBA", "I;16")
 
 
 @dataclasses.dataclass
@@ -233,17 +236,67 @@ class SavedModelColorizer:
           f"of {multiple} (2**U-Net depth), at most {largest}; it was "
           f"exported at {self.metadata.get('render_size', '?')}.")
 
+  def _colorize_encoded(self, encoded_images: Sequence[bytes]) -> List[bytes]:
+    """One call of the signature: encoded images in, colorized PNGs out."""
+    inputs = {export.INPUT_BYTES: tf.constant(list(encoded_images),
+                                              tf.string)}
+    if self.render_size is not None:
+      inputs[export.INPUT_RENDER_SIZE] = tf.constant(self.render_size,
+                                                     tf.int32)
+    return list(self._signature(**inputs)[export.OUTPUT_BYTES].numpy())
+
   def colorize_png(self, png_bytes: bytes) -> bytes:
     """Encoded image in, colorized PNG of the same size out.
 
     Raises:
       tf.errors.InvalidArgumentError: if the model refuses the image.
     """
-    inputs = {export.INPUT_BYTES: tf.constant([png_bytes])}
-    if self.render_size is not None:
-      inputs[export.INPUT_RENDER_SIZE] = tf.constant(self.render_size,
-                                                     tf.int32)
-    return self._signature(**inputs)[export.OUTPUT_BYTES][0].numpy()
+    return self._colorize_encoded([png_bytes])[0]
+
+  def colorize_arrays(self, images: Sequence[np.ndarray]) -> List[np.ndarray]:
+    """Colorizes images held in memory, all in one call of the model.
+
+    Args:
+      images: uint8 arrays, [H, W] gray or [H, W, 3] RGB; sizes may differ.
+        An RGB image's own colors are discarded: only its L* is used.
+
+    Returns:
+      uint8 [H, W, 3] RGB arrays, each the size of its input.
+
+    Raises:
+      ValueError: for an array of another dtype or shape.
+      tf.errors.InvalidArgumentError: if the model refuses an image.
+    """
+    encoded_images = []
+    for index, image in enumerate(images):
+      image = np.asarray(image)
+      if image.dtype != np.uint8 or not (
+          image.ndim == 2 or (image.ndim == 3 and image.shape[-1] == 3)):
+        raise ValueError(f"images[{index}]: expected uint8 [H, W] or "
+                         f"[H, W, 3], got {image.dtype} {list(image.shape)}.")
+      encoded_images.append(_png_bytes(image, 0))
+    return [np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+            for png in self._colorize_encoded(encoded_images)]
+
+  def colorize_image(self, image: Image.Image) -> Image.Image:
+    """Colorizes a Pillow image, as serving_default colorizes a file.
+
+    Args:
+      image: any mode; transparent areas are composited on white. EXIF
+        orientation is not applied (ImageOps.exif_transpose does that).
+
+    Returns:
+      An RGB image of the same size.
+
+    Raises:
+      tf.errors.InvalidArgumentError: if the model refuses the image.
+    """
+    if image.mode not in _PNG_MODES:
+      image = image.convert("RGBA" if "A" in image.mode else "RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=0)
+    return Image.open(io.BytesIO(self.colorize_png(
+        buffer.getvalue()))).convert("RGB")
 
 
 def _png_bytes(rgb_uint8: np.ndarray, compress_level: int) -> bytes:

@@ -318,3 +318,44 @@ def test_binary_bad_flags(model_dir, tmp_path):
   assert result.returncode != 0
   assert result.stderr.strip().splitlines()[-1].startswith(
       f"colorizer-colorize: error: --input={tmp_path / 'nothing_here.png'}")
+
+
+def _decoded(png_bytes: bytes) -> np.ndarray:
+  return np.asarray(Image.open(io.BytesIO(png_bytes)).convert("RGB"))
+
+
+def test_colorize_arrays_takes_a_batch_of_gray_and_rgb_of_any_sizes(model):
+  rgb = _gradient(37, 53)
+  gray = np.asarray(Image.fromarray(_gradient(20, 31)).convert("L"))
+  colorized = model.colorize_arrays([rgb, gray])
+  assert [image.shape for image in colorized] == [(37, 53, 3), (20, 31, 3)]
+  assert all(image.dtype == np.uint8 for image in colorized)
+  # One call for the batch gives what one call per image gives.
+  for image, output in zip((rgb, gray), colorized):
+    np.testing.assert_array_equal(
+        output, _decoded(model.colorize_png(conftest.encoded(image, "PNG"))))
+  l_error = np.abs(_l_star(colorized[1]) - _l_star(np.repeat(
+      gray[..., None], 3, -1)))
+  assert l_error.max() < MAX_L_ERROR
+  with pytest.raises(ValueError, match=r"^images\[1\]: expected uint8"):
+    model.colorize_arrays([rgb, rgb.astype(np.float32)])
+  with pytest.raises(ValueError, match=r"^images\[0\]: .*\[37, 53, 2\]"):
+    model.colorize_arrays([rgb[..., :2]])
+
+
+def test_colorize_image_takes_any_pillow_mode(model):
+  rgba = Image.fromarray(_gradient(26, 30)).convert("RGBA")
+  rgba.putalpha(Image.fromarray(
+      np.where(np.arange(30) < 10, 0, 255).astype(np.uint8)[None].repeat(
+          26, 0)))
+  colorized = model.colorize_image(rgba)
+  assert colorized.mode == "RGB" and colorized.size == (30, 26)
+  # The transparent left third is composited on white, as for a file.
+  np.testing.assert_array_equal(
+      np.asarray(colorized),
+      _decoded(model.colorize_png(conftest.encoded(np.asarray(rgba), "PNG"))))
+  assert np.asarray(colorized)[:, :10].min() >= 250
+  cmyk = Image.fromarray(_gradient(21, 17)).convert("CMYK")
+  np.testing.assert_array_equal(
+      np.asarray(model.colorize_image(cmyk)),
+      model.colorize_arrays([np.asarray(cmyk.convert("RGB"))])[0])

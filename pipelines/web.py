@@ -15,7 +15,7 @@ has no authentication: only do this on a network you trust):
 
 In front of TF Serving (this process then needs no TensorFlow at all):
 
-  colorizer-web --serving_url=http://localhost:8501/v1/models/demo:predict
+  colorizer-web --serving_url=http://localhost:8501/v1/models/photos:predict
 
 Under load, on a machine with more cores:
 
@@ -46,7 +46,7 @@ _MODEL = flags.DEFINE_string(
     "--serving_url: the shipped photo model, savedmodels/photos.")
 _SERVING_URL = flags.DEFINE_string(
     "serving_url", None, "Forward to TF Serving's REST predict API instead, "
-    "e.g. http://localhost:8501/v1/models/demo:predict.")
+    "e.g. http://localhost:8501/v1/models/photos:predict.")
 _HOST = flags.DEFINE_string(
     "host", "127.0.0.1", "Address to listen on; 0.0.0.0 for every interface.")
 _PORT = flags.DEFINE_integer("port", 8080, "Port to listen on; 0 picks a "

@@ -11,7 +11,7 @@ Eight random draws, one of them from a log-uniform range:
 
   colorizer-sweep --sweep_dir=runs/lr --mode=random --num_trials=8 --seed=1 \
       --grid=gen_learning_rate=loguniform:1e-4:3e-3 --grid=base_filters=16,32 \
-      --metric=ab_l1 -- --preset=cifar10 --dataset=npz:../shared/data/cifar10
+      --metric=ab_l1 -- --preset=cifar10 --dataset=tfds:cifar10
 
 Each trial trains in runs/sweep/trial_000_recon_weight=10_gan_loss=vanilla/
 (and so on) in its own process, logging to train.log there. At the end the

@@ -13,8 +13,8 @@ label; its cross-entropy joins the generator loss:
 The head is a training aid only: it is a model of its own beside the
 generator (checkpointed, never exported), so exports and evaluation see the
 same generator as without it. Labels come from the data source: an npz
-with a `labels` array (such as ../shared/data/cifar10) or a TFDS dataset's
-ClassLabel feature.
+with a `labels` array, a folder's class subfolders or a TFDS dataset's
+ClassLabel feature (such as tfds:cifar10's).
 """
 
 import keras

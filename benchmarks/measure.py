@@ -34,11 +34,14 @@ def benchmark_config(image_size: int, batch_size: int, base_filters: int = 64,
              "strategy": "default"})
 
 
-def _synthetic_batch(image_size, batch_size, seed=0):
+def _synthetic_batch(image_size, batch_size, seed=0, num_labels=0):
   rng = np.random.RandomState(seed)
   l_channel = rng.uniform(-1, 1, [batch_size, image_size, image_size, 1])
   ab = rng.uniform(-0.5, 0.5, [batch_size, image_size, image_size, 2])
-  return l_channel.astype(np.float32), ab.astype(np.float32)
+  batch = (l_channel.astype(np.float32), ab.astype(np.float32))
+  if num_labels:
+    return batch + (rng.randint(0, num_labels, [batch_size]).astype(np.int32),)
+  return batch
 
 
 def _time_calls(call, num_calls: int, images_per_call: int,
@@ -52,28 +55,65 @@ def _time_calls(call, num_calls: int, images_per_call: int,
   return calls * images_per_call / (time.perf_counter() - start)
 
 
-def colorizer_train_rate(config: config_lib.Config, num_steps: int = 5,
-                         min_seconds: float = 10.0) -> float:
-  """Images/sec of colorizer's adversarial train step on synthetic batches."""
+def colorizer_train_call(config: config_lib.Config, adversarial: bool = True,
+                         freeze_encoder: bool = False, num_labels: int = 0):
+  """A warmed-up train-step call on synthetic batches.
+
+  Args:
+    config: the run's config (its precision already resolved).
+    adversarial: False times the reconstruction-only step (pretraining, and
+      the photos recipe, which has no GAN phase).
+    freeze_encoder: the step of a frozen pretrained encoder.
+    num_labels: labels in the synthetic batches, for --label_weight > 0.
+
+  Returns:
+    (call, images per call): each call runs steps_per_execution steps and
+    waits for their result.
+  """
   strategy = tf.distribute.get_strategy()
-  state = steps.build_state(config, strategy)
-  batch_size = config.train.batch_size
-  spe = config.train.steps_per_execution
-  distributed = steps.make_distributed_step(
-      strategy, steps.make_train_step(state, config, batch_size), state.step,
-      config.train.jit_compile, spe)
-  dataset = tf.data.Dataset.from_tensors(
-      _synthetic_batch(config.data.image_size, batch_size)).repeat()
-  iterator = iter(strategy.experimental_distribute_dataset(dataset))
-  num = tf.constant(spe)
-  call = lambda: float(distributed(iterator, num)["gen_total"])
   try:
+    state = steps.build_state(config, strategy, num_labels=num_labels)
+    batch_size = config.train.batch_size
+    spe = config.train.steps_per_execution
+    distributed = steps.make_distributed_step(
+        strategy, steps.make_train_step(state, config, batch_size,
+                                        adversarial=adversarial,
+                                        freeze_encoder=freeze_encoder),
+        state.step, config.train.jit_compile, spe)
+    dataset = tf.data.Dataset.from_tensors(_synthetic_batch(
+        config.data.image_size, batch_size, num_labels=num_labels)).repeat()
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    num = tf.constant(spe)
+    call = lambda: float(distributed(iterator, num)["gen_total"])
     call()
     call()  # Warm-up: trace, compile, oneDNN primitive caches.
-    return _time_calls(call, max(1, num_steps // spe), batch_size * spe,
-                       min_seconds)
   finally:
     colorizer_model.set_precision_policy("none")
+  return call, batch_size * spe
+
+
+def colorizer_train_rate(config: config_lib.Config, num_steps: int = 5,
+                         min_seconds: float = 10.0, **step_options) -> float:
+  """Images/sec of colorizer's train step (adversarial by default) on
+  synthetic batches; step_options as colorizer_train_call's."""
+  call, images = colorizer_train_call(config, **step_options)
+  spe = config.train.steps_per_execution
+  return _time_calls(call, max(1, num_steps // spe), images, min_seconds)
+
+
+def interleaved_rates(calls: Dict[str, tuple], rounds: int,
+                      seconds_per_round: float) -> Dict[str, float]:
+  """Images/sec of several (call, images per call), timed in turns.
+
+  Each round times every call for seconds_per_round, and each rate is the
+  median over rounds: on a shared machine, load that comes and goes hits
+  every variant alike, so their ratios hold where absolute rates do not.
+  """
+  rates = {name: [] for name in calls}
+  for _ in range(rounds):
+    for name, (call, images) in calls.items():
+      rates[name].append(_time_calls(call, 1, images, seconds_per_round))
+  return {name: float(np.median(values)) for name, values in rates.items()}
 
 
 def textbook_train_rate(image_size: int, batch_size: int,

@@ -249,16 +249,21 @@ def build_encoder_unet(config: config_lib.Config, seed=None,
                         seed=seed, synchronized=synchronized)
     # [B, S/16, S/16, 8F + 1024 (576)], ... [B, S/2, S/2, F + 64 (96)]
     x = keras.layers.Concatenate(name=f"up{index}_skip")([x, skip])
+  if model_config.ab_head == "classes":
+    # As the U-Net's class head: logits at stride 2, decoded a*b* resized
+    # bilinearly. At full resolution the Q-channel logits, their
+    # cross-entropy and an up4 block made the train step half as fast
+    # (benchmarks: docs/performance.md).
+    _, ab_normalized = ab_classes.classification_head(
+        x, model_config, seed=seed,
+        upsample=2)  # [B, S/2, S/2, Q] logits -> [B, S, S, 2]
+    return keras.Model(l_channel, ab_normalized,
+                       name=f"{model_config.generator}_generator")
   # ... and at full resolution the L* input itself, as DynamicUnet's last
   # cross connection: edges the stride-2 features blur stay sharp.
   x = blocks.upsample(x, widths[-1], name="up4", seed=seed,
                       synchronized=synchronized)  # [B, S, S, F/2]
   x = keras.layers.Concatenate(name="up4_skip")([x, l_channel])  # [B,S,S,F/2+1]
-  if model_config.ab_head == "classes":
-    _, ab_normalized = ab_classes.classification_head(
-        x, model_config, seed=seed)  # [B, S, S, 2]
-    return keras.Model(l_channel, ab_normalized,
-                       name=f"{model_config.generator}_generator")
   x = keras.layers.Conv2D(
       2, 3, padding="same", name="ab_conv",
       kernel_initializer=keras.initializers.RandomNormal(

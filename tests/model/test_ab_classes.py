@@ -146,10 +146,9 @@ def _classes_config():
       optim={"gen_learning_rate": 2e-3})
 
 
-# The pix2pix U-Net's head predicts at half resolution (its last decoder
-# features), the encoder U-Net's at full resolution.
+# Both heads predict at half resolution (their last decoder features).
 @pytest.mark.parametrize("generator, logits_size",
-                         [("unet", 16), ("mobilenet_unet", 32)])
+                         [("unet", 16), ("mobilenet_unet", 16)])
 def test_class_head_generators_output_normalized_ab(generator, logits_size):
   config = _classes_config().replace(
       model={"generator": generator, "encoder_weights": "none",

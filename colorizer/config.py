@@ -354,8 +354,8 @@ def cifar10() -> Config:
   class distribution a little towards rare colors (rebalance 0.5), anneals
   it (T = 0.6) and spreads each image's colors 1.5x about its mean
   (saturation).
-  8,000 steps of 64: about 40 minutes on 2 Zen 4 CPU cores in bfloat16. For
-  unlabelled 32 px data add --label_weight=0.
+  8,000 steps of 64 (docs/results.md has the time). For unlabelled 32 px
+  data add --label_weight=0.
   """
   return Config().replace(
       data={"image_size": 32, "train_crop": "random_resized",
@@ -384,7 +384,7 @@ def photos() -> Config:
   exported), Adam at 1e-3 decaying linearly over the second half, no GAN.
   The decode (T 0.38, saturation 1.25) was chosen on validation photos.
   docs/photos.md has the command, the measurements and why each choice was
-  made. 12,000 steps of 32: about an hour on 2 Zen 4 CPU cores in bfloat16.
+  made, and the time of its 12,000 steps of 32.
   On a GPU, flags alone scale it up: --image_size=256 --batch_size=64.
   """
   return Config().replace(

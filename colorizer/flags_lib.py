@@ -2,7 +2,9 @@
 
 Every config field is a flag of the same name, with the field's help text and
 allowed values, grouped by config group in --helpfull. A preset supplies the
-values of flags the user does not set; flags the user sets win.
+values of flags the user does not set; flags the user sets win. The flags
+have no absl default, so --helpfull shows none: the preset's value is the
+default, and `colorizer-train --print_config` shows every value a run takes.
 """
 
 import dataclasses
@@ -23,31 +25,54 @@ PHASE_FLAGS = ("pretrain_steps", "freeze_encoder_steps")
 
 
 def define_config_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
-  """Defines --preset and one flag per config field."""
+  """Defines --preset and one flag per config field, without absl defaults."""
   flags.DEFINE_enum(
       "preset", PRESET_AUTO, [PRESET_AUTO] + sorted(config_lib.PRESETS),
-      "Named config supplying the defaults of flags you do not set. auto: "
+      "Named config supplying the values of flags you do not set. auto: "
       "demo for --dataset=demo (small, minutes on a CPU), else photos (the "
-      "recipe for photographs; docs/results.md). pix2pix is the paper's "
-      "256 px reference.", flag_values=flag_values)
+      "recipe for photographs; docs/photos.md). pix2pix is the paper's "
+      "256 px reference. --print_config shows the values a run takes.",
+      flag_values=flag_values)
   for group_name in config_lib.GROUP_NAMES:
     group_type = config_lib.GROUP_TYPES[group_name]
     for field in dataclasses.fields(group_type):
+      # The field's type picks the flag's; its value would be a default
+      # --helpfull shows but the run does not take (the preset's does).
       default = field.default
-      help_text = f"[{group_name}] {field.metadata['help']}"
+      help_text = (f"[{group_name}] {field.metadata['help']} (default from "
+                   "--preset; see --print_config)")
       choices = field.metadata.get("choices")
+      args = (field.name, None)
       kwargs = {"flag_values": flag_values}
       if choices:
-        flags.DEFINE_enum(field.name, default, list(choices), help_text,
-                          **kwargs)
+        flags.DEFINE_enum(*args, list(choices), help_text, **kwargs)
       elif isinstance(default, bool):
-        flags.DEFINE_boolean(field.name, default, help_text, **kwargs)
+        flags.DEFINE_boolean(*args, help_text, **kwargs)
       elif isinstance(default, int):
-        flags.DEFINE_integer(field.name, default, help_text, **kwargs)
+        flags.DEFINE_integer(*args, help_text, **kwargs)
       elif isinstance(default, float):
-        flags.DEFINE_float(field.name, default, help_text, **kwargs)
+        flags.DEFINE_float(*args, help_text, **kwargs)
       else:
-        flags.DEFINE_string(field.name, default, help_text, **kwargs)
+        flags.DEFINE_string(*args, help_text, **kwargs)
+
+
+def flagfile_text(config: config_lib.Config, preset: str,
+                  model_dir: str) -> str:
+  """A run's every value as a --flagfile, grouped as in --helpfull.
+
+  Training with `--flagfile=<this text>` gives config whatever the presets
+  become: every flag is set.
+  """
+  lines = ["# colorizer-train's values: the flags set, the preset's for the "
+           "rest.", f"--preset={preset}", f"--model_dir={model_dir}"]
+  for group_name, values in config.to_dict().items():
+    lines.append(f"# {group_name}")
+    for name, value in values.items():
+      if isinstance(value, bool):
+        lines.append(f"--{'' if value else 'no'}{name}")
+      else:
+        lines.append(f"--{name}={value}")
+  return "\n".join(lines) + "\n"
 
 
 def preset_name(flag_values: flags.FlagValues = flags.FLAGS) -> str:
@@ -79,6 +104,42 @@ def _has_labels(dataset: str) -> bool:
   return True
 
 
+def _fit_preset(config: config_lib.Config, overrides: dict) -> None:
+  """Adds to overrides the preset values that the user's flags rule out.
+
+  A preset's a*b* class head predicts a*b* only, and its auxiliary label
+  loss needs class labels and the pix2pix U-Net's bottleneck. A user who set
+  --input_mode=sketch, an unlabelled --dataset or an encoder --generator, but
+  not --ab_head or --label_weight, gets the preset without them (each change
+  logged) rather than an error. Values the user set stay; validate names
+  them if they conflict.
+  """
+  given = {name for values in overrides.values() for name in values}
+  wanted = config.replace(**overrides)
+
+  def change(group_name, name, value, reason):
+    logging.info("%s: the preset's --%s=%s becomes --%s=%s.", reason, name,
+                 getattr(getattr(wanted, group_name), name), name, value)
+    overrides.setdefault(group_name, {})[name] = value
+
+  if wanted.model.ab_head == "classes" and "ab_head" not in given and \
+      wanted.data.input_mode != "grayscale":
+    reason = f"--input_mode={wanted.data.input_mode} predicts L*a*b*"
+    change("model", "ab_head", "regression", reason)
+    if "recon_weight" not in given:
+      # The preset's weight is a cross-entropy's; an L1 on normalized
+      # L*a*b* is about 50 times smaller, so it takes pix2pix's lambda.
+      change("loss", "recon_weight", config_lib.Config().loss.recon_weight,
+             reason)
+  if wanted.loss.label_weight and "label_weight" not in given:
+    if wanted.model.generator != "unet":
+      change("loss", "label_weight", 0.0, f"--generator="
+             f"{wanted.model.generator} has no bottleneck for a label head")
+    elif not _has_labels(wanted.data.dataset):
+      change("loss", "label_weight", 0.0,
+             f"--dataset={wanted.data.dataset} has no class labels")
+
+
 def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS,
                       base: Optional[config_lib.Config] = None
                       ) -> config_lib.Config:
@@ -92,16 +153,8 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS,
               if flag_values[field.name].present}
     if values:
       overrides[group_name] = values
-  loss_given = overrides.get("loss", {})
-  dataset = overrides.get("data", {}).get("dataset", config.data.dataset)
-  if config.loss.label_weight and "label_weight" not in loss_given and \
-      not base and not _has_labels(dataset):
-    # The preset's auxiliary label loss needs labels; a user who set none
-    # gets the preset without it rather than an error.
-    logging.info("--dataset=%s has no class labels: the preset's "
-                 "--label_weight=%s is turned off (--label_weight=0).",
-                 dataset, config.loss.label_weight)
-    overrides["loss"] = dict(loss_given, label_weight=0.0)
+  if not base:
+    _fit_preset(config, overrides)
   train_given = overrides.get("train", {})
   if "train_steps" in train_given and config.train.train_steps:
     ratio = train_given["train_steps"] / config.train.train_steps

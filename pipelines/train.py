@@ -1,13 +1,25 @@
-r"""Trains a pix2pix colorizer (L* in, a*b* out) and logs it to TensorBoard.
+r"""Trains a colorizer (L* in, a*b* out) and logs it to TensorBoard.
 
 With no flags it trains on the built-in demo scenes for a few minutes on a
 laptop CPU, then exports a SavedModel to savedmodels/demo/<version>:
 
   colorizer-train
 
-Your own photos, at the paper's 256 px reference configuration:
+Your own photos, under the photos preset (the shipped model's recipe: 96 px,
+a*b* as color classes, the class subfolders as an auxiliary label, no GAN;
+docs/photos.md):
 
   colorizer-train --dataset=folder:$HOME/photos --model_dir=runs/photos
+
+The values that command trains with (the preset's, then your flags), as a
+--flagfile, without training:
+
+  colorizer-train --dataset=folder:$HOME/photos --print_config
+
+The pix2pix paper's reference (GAN + 100 x L1, tanh a*b*, 256 px, base 64):
+
+  colorizer-train --preset=pix2pix --dataset=folder:$HOME/photos \
+      --model_dir=runs/pix2pix
 
 A TFDS dataset, a smaller model, fewer steps:
 
@@ -18,7 +30,7 @@ Rerunning the same command resumes from the last checkpoint in --model_dir.
 SIGTERM or Ctrl-C saves a checkpoint after the current step and exits with
 status 128 + the signal number (143, 130); a non-finite loss stops the run
 with an error naming the step and keeps the last good checkpoint.
-Flags you do not set come from --preset (see --helpfull).
+Flags you do not set come from --preset (docs/flags.md).
 """
 
 import os
@@ -35,6 +47,10 @@ _MODEL_DIR = flags.DEFINE_string(
     "model_dir", "",
     "Checkpoints, TensorBoard logs, config.json and sample grids. Default: "
     "runs/<dataset name>.")
+_PRINT_CONFIG = flags.DEFINE_boolean(
+    "print_config", False, "Print the values this command trains with (the "
+    "preset's for every flag you do not set) as a --flagfile, and exit "
+    "without training.")
 flags_lib.define_config_flags()
 
 
@@ -47,6 +63,10 @@ def main(argv):
   except ValueError as error:
     sys.exit(f"colorizer-train: error: {error}")
   model_dir = _MODEL_DIR.value or flags_lib.default_model_dir(config.data.dataset)
+  if _PRINT_CONFIG.value:
+    print(flags_lib.flagfile_text(config, flags_lib.preset_name(), model_dir),
+          end="")
+    return
   logging.info("Preset %s; config written to %s", flags_lib.preset_name(),
                os.path.join(model_dir, config_lib.CONFIG_FILENAME))
 

@@ -329,18 +329,41 @@ def clamp_ab_to_gamut(l_star: tf.Tensor, ab: tf.Tensor,
                     tf.shape(ab))
 
 
-def linear_rgb_to_uint8(linear: tf.Tensor) -> tf.Tensor:
-  """Linear sRGB [..., 3] -> gamma-encoded uint8, clipped to [0, 1] first.
+def encode_srgb(linear: tf.Tensor) -> tf.Tensor:
+  """Linear sRGB [..., 3] -> gamma-encoded sRGB in [0, 1], clipped first.
 
-  rgb_float_to_uint8 of the sRGB encoding, with the power as exp(log(.)),
-  several times faster than TF's pow with a fractional exponent.
+  The power is exp(log(.)), several times faster than TF's pow with a
+  fractional exponent, and its gradient is finite everywhere (tfio's
+  lab_to_rgb gives NaN gradients for out-of-gamut colors).
   """
   linear = tf.clip_by_value(linear, 0.0, 1.0)
   # The floor keeps log away from 0 in the branch tf.where discards.
   power = tf.exp(tf.math.log(tf.maximum(linear, 0.0031308)) / 2.4)
-  encoded = tf.where(linear > 0.0031308, 1.055 * power - 0.055,
-                     12.92 * linear)
-  return tf.cast(tf.round(encoded * 255.0), tf.uint8)
+  return tf.where(linear > 0.0031308, 1.055 * power - 0.055, 12.92 * linear)
+
+
+def linear_rgb_to_uint8(linear: tf.Tensor) -> tf.Tensor:
+  """Linear sRGB [..., 3] -> gamma-encoded uint8, clipped to [0, 1] first."""
+  return tf.cast(tf.round(encode_srgb(linear) * 255.0), tf.uint8)
+
+
+def model_outputs_to_rgb_differentiable(l_normalized: tf.Tensor,
+                                        ab_normalized: tf.Tensor
+                                        ) -> tf.Tensor:
+  """model_outputs_to_rgb with finite gradients, for losses on RGB.
+
+  Args:
+    l_normalized: float [..., H, W, 1] in [-1, 1].
+    ab_normalized: float [..., H, W, 2] in [-1, 1].
+
+  Returns:
+    float32 [..., H, W, 3] sRGB in [0, 1] (out-of-gamut colors clipped per
+    channel, as lab_to_rgb does).
+  """
+  l_star = tf.clip_by_value(denormalize_l(tf.cast(l_normalized, tf.float32)),
+                            0.0, 100.0)
+  return encode_srgb(_linear_rgb(
+      l_star, denormalize_ab(tf.cast(ab_normalized, tf.float32))))
 
 
 def lab_to_rgb_uint8_in_gamut(l_star: tf.Tensor, ab: tf.Tensor,

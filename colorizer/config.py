@@ -135,6 +135,11 @@ class LossConfig:
   prior_batches: int = _field(
       100, "--ab_head=classes: training batches read to estimate the a*b* "
       "prior before the first step.")
+  colorfulness_weight: float = _field(
+      0.0, "Weight of DDColor's colorfulness loss, 1 - CF/100 of each "
+      "colorized image (Kang et al. 2023; colorizer/model/losses.py): a "
+      "reward for vivid colors against the reconstruction loss's pull to "
+      "dull averages. 0 turns it off.")
   label_smoothing: float = _field(
       0.0, "One-sided label smoothing: real targets become 1 - this.")
   label_weight: float = _field(

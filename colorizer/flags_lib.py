@@ -212,9 +212,10 @@ def validate(config: config_lib.Config) -> None:
                      "be in [0, 1).")
   if config.loss.recon_weight < 0 or config.loss.gan_weight < 0:
     raise ValueError("--recon_weight and --gan_weight must be >= 0.")
-  if config.loss.label_weight < 0:
-    raise ValueError(f"--label_weight={config.loss.label_weight}: must be "
-                     ">= 0.")
+  for name in ("label_weight", "colorfulness_weight"):
+    if getattr(config.loss, name) < 0:
+      raise ValueError(f"--{name}={getattr(config.loss, name)}: must be "
+                       ">= 0.")
   if not 0.0 < optim.decay_fraction <= 1.0:
     raise ValueError(f"--decay_fraction={optim.decay_fraction}: must be in "
                      "(0, 1].")

@@ -232,3 +232,23 @@ def test_fused_lab_to_rgb_uint8_matches_clamp_then_convert():
   assert fused.shape == (3, 40, 50, 3) and fused.dtype == np.uint8
   difference = np.abs(fused.astype(int) - three_steps.astype(int))
   assert difference.max() <= 1 and np.mean(difference == 0) > 0.99
+
+
+def test_differentiable_rgb_matches_lab_to_rgb_with_finite_gradients():
+  rng = np.random.RandomState(0)
+  l_normalized = tf.constant(rng.uniform(-1, 1, [2, 6, 6, 1]), tf.float32)
+  # Within the gamut both conversions agree (they clip differently outside).
+  l_inside = tf.constant(rng.uniform(-0.5, 0.5, [2, 6, 6, 1]), tf.float32)
+  ab_inside = tf.constant(rng.uniform(-0.15, 0.15, [2, 6, 6, 2]), tf.float32)
+  np.testing.assert_allclose(
+      color.model_outputs_to_rgb_differentiable(l_inside, ab_inside).numpy(),
+      color.model_outputs_to_rgb(l_inside, ab_inside).numpy(), atol=2e-3)
+  # Up to the normalized range's edge: many colors out of the sRGB gamut.
+  ab_normalized = tf.Variable(rng.uniform(-1, 1, [2, 6, 6, 2]), dtype=tf.float32)
+  with tf.GradientTape() as tape:
+    rgb = color.model_outputs_to_rgb_differentiable(l_normalized,
+                                                    ab_normalized)
+    total = tf.reduce_sum(rgb)
+  assert 0.0 <= float(tf.reduce_min(rgb)) <= float(tf.reduce_max(rgb)) <= 1.0
+  gradient = tape.gradient(total, ab_normalized).numpy()
+  assert np.all(np.isfinite(gradient)) and np.abs(gradient).max() > 0

@@ -174,3 +174,52 @@ def mean_discriminator_output(logits: tf.Tensor, global_batch_size: int,
   logits = tf.cast(logits, tf.float32)
   scores = tf.sigmoid(logits) if gan_loss == "vanilla" else logits
   return average(_per_example_mean(scores), global_batch_size)
+
+
+# Hasler & Suesstrunk's colorfulness of an image whose colors fill the
+# palette ("extremely colorful" is 109); the loss is 1 - CF / this.
+COLORFULNESS_SCALE = 100.0
+# Keeps the square roots' gradients finite on a gray image (variance 0).
+_COLORFULNESS_EPSILON = 1e-6
+
+
+def colorfulness_per_example(rgb: tf.Tensor) -> tf.Tensor:
+  """Differentiable colorfulness of Hasler & Suesstrunk (2003), per image.
+
+  With rg = R - G and yb = (R + G) / 2 - B over one image's pixels on a
+  0..255 scale, CF = sqrt(var_rg + var_yb) + 0.3 sqrt(mean_rg^2 + mean_yb^2),
+  as colorizer.evaluation.metrics.colorfulness computes it in NumPy.
+
+  Args:
+    rgb: float sRGB [B, H, W, 3] in [0, 1].
+
+  Returns:
+    float32 [B].
+  """
+  rgb = tf.cast(rgb, tf.float32) * 255.0
+  red, green, blue = tf.unstack(rgb, axis=-1)  # [B, H, W] each
+  rg = red - green
+  yb = 0.5 * (red + green) - blue
+  mean_rg, var_rg = tf.nn.moments(rg, axes=[1, 2])  # [B]
+  mean_yb, var_yb = tf.nn.moments(yb, axes=[1, 2])
+  return (tf.sqrt(var_rg + var_yb + _COLORFULNESS_EPSILON) +
+          0.3 * tf.sqrt(tf.square(mean_rg) + tf.square(mean_yb) +
+                        _COLORFULNESS_EPSILON))
+
+
+def colorfulness_loss_per_example(rgb_fake: tf.Tensor) -> tf.Tensor:
+  """DDColor's colorfulness loss, 1 - CF / 100 per image [B].
+
+  Kang et al. (2023), "DDColor: Towards Photo-Realistic Image Colorization
+  via Dual Decoders", eq. 6: a reward for colorful predictions that offsets
+  the pull of a pixel loss towards dull, average colors. It is minimal for
+  a maximally colorful image, so its weight must stay small beside the
+  reconstruction loss, which keeps the colors right (--colorfulness_weight).
+
+  Args:
+    rgb_fake: float sRGB [B, H, W, 3] in [0, 1] of the colorized images.
+
+  Returns:
+    float32 [B].
+  """
+  return 1.0 - colorfulness_per_example(rgb_fake) / COLORFULNESS_SCALE

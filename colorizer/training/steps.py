@@ -13,6 +13,7 @@ from absl import logging
 import keras
 import tensorflow as tf
 
+from colorizer import color
 from colorizer import config as config_lib
 from colorizer import hardware
 from colorizer.model import colorizer_model
@@ -221,6 +222,15 @@ def make_train_step(state: TrainState, config: config_lib.Config,
                                                       global_batch_size)
         gen_losses["gen_total"] += (loss_config.label_weight *
                                     gen_losses["label_xent"])
+      if loss_config.colorfulness_weight:
+        # Sketch mode predicts L* too: ab_fake is then L*a*b* [B, H, W, 3].
+        to_rgb = color.model_outputs_to_rgb_differentiable
+        rgb_fake = (to_rgb(ab_fake[..., :1], ab_fake[..., 1:])
+                    if ab_fake.shape[-1] == 3 else to_rgb(l_channel, ab_fake))
+        gen_losses["colorfulness_loss"] = losses.average(
+            losses.colorfulness_loss_per_example(rgb_fake), global_batch_size)
+        gen_losses["gen_total"] += (loss_config.colorfulness_weight *
+                                    gen_losses["colorfulness_loss"])
       scaled_gen_loss = gen_optimizer.scale_loss(gen_losses["gen_total"])
       if adversarial:
         disc_losses = losses.discriminator_loss(

@@ -103,3 +103,28 @@ def test_mean_discriminator_output_and_unknown_names():
     losses.adversarial_per_example(logits, 1.0, "wgan")
   with pytest.raises(ValueError, match="recon_loss"):
     losses.reconstruction_per_example(logits, logits, "l3")
+
+
+def test_colorfulness_matches_the_numpy_metric_and_has_gradients():
+  # pylint: disable=g-import-not-at-top
+  from colorizer.evaluation import metrics as metrics_lib
+  rng = np.random.RandomState(0)
+  rgb = rng.uniform(0, 1, [3, 8, 8, 3]).astype(np.float32)
+  rgb[1] = rgb[1].mean(axis=-1, keepdims=True)  # A gray image.
+  got = losses.colorfulness_per_example(tf.constant(rgb)).numpy()
+  np.testing.assert_allclose(got, metrics_lib.colorfulness(rgb), atol=2e-3)
+  assert got[1] < 0.01 < got[0]
+  # By hand: a flat pure red image has rg = 255, yb = 127.5, no variance.
+  red = np.zeros([1, 4, 4, 3], np.float32)
+  red[..., 0] = 1.0
+  np.testing.assert_allclose(
+      losses.colorfulness_per_example(tf.constant(red)).numpy(),
+      [0.3 * np.hypot(255.0, 127.5)], atol=2e-3)
+  variable = tf.Variable(rgb)
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_sum(losses.colorfulness_loss_per_example(variable))
+  gradient = tape.gradient(loss, variable).numpy()
+  assert np.all(np.isfinite(gradient)) and np.abs(gradient).max() > 0
+  np.testing.assert_allclose(
+      losses.colorfulness_loss_per_example(tf.constant(rgb)).numpy(),
+      1.0 - got / 100.0, rtol=1e-6)

@@ -39,6 +39,32 @@ def test_generator_learns_color_well_below_the_gray_baseline(tiny_config):
   assert int(state.gen_optimizer.iterations.numpy()) == 150
 
 
+def test_colorfulness_loss_makes_predictions_more_colorful(tiny_config):
+  from colorizer.evaluation import metrics  # pylint: disable=g-import-not-at-top
+  l_channel = tf.random.uniform([4, 32, 32, 1], -0.5, 0.5, seed=1)
+  ab_real = tf.random.uniform([4, 32, 32, 2], -0.1, 0.1, seed=2)
+  colorfulness, scalars = {}, {}
+  for weight in (0.0, 20.0):
+    config = tiny_config.replace(loss={"colorfulness_weight": weight},
+                                 model={"dropout": 0.0})
+    state = steps.build_state(config, tf.distribute.get_strategy())
+    step_fn = tf.function(steps.make_train_step(state, config, 4,
+                                                adversarial=False))
+    for _ in range(40):
+      scalars[weight] = step_fn(l_channel, ab_real)
+    # training=True: 40 steps leave BatchNorm's moving statistics behind.
+    rgb_fake = color.model_outputs_to_rgb(
+        l_channel, state.generator(l_channel, training=True))
+    colorfulness[weight] = float(np.mean(metrics.colorfulness(
+        rgb_fake.numpy())))
+  assert "colorfulness_loss" not in scalars[0.0]
+  np.testing.assert_allclose(
+      float(scalars[20.0]["gen_total"]),
+      100.0 * float(scalars[20.0]["gen_recon"]) +
+      20.0 * float(scalars[20.0]["colorfulness_loss"]), rtol=1e-4)
+  assert colorfulness[20.0] > 2.0 * colorfulness[0.0] + 5.0, colorfulness
+
+
 def test_adversarial_step_updates_both_networks_and_reports_scalars(
     tiny_config):
   config = tiny_config

@@ -18,6 +18,10 @@ import os
 from typing import Any, Dict, Optional
 
 CONFIG_FILENAME = "config.json"
+# --export_name's value for "named after the run" (serving.export resolves it).
+EXPORT_NAME_AUTO = "auto"
+# config.json's key, beside the groups, for the --preset the run started from.
+PRESET_KEY = "preset"
 
 
 def _field(default: Any, help_text: str, choices: Optional[tuple] = None):
@@ -204,7 +208,9 @@ class TrainConfig:
 class ExportConfig:
   """What the training run leaves behind for serving."""
   export_name: str = _field(
-      "", "If set, export savedmodels/<export_name>/<version> at the end.")
+      "", "Export savedmodels/<export_name>/<version> when training ends. "
+      f"{EXPORT_NAME_AUTO}: the run's name (the last folder of --model_dir), "
+      "or my_<name> if a shipped model has that name; empty: no export.")
   export_base_dir: str = _field(
       "savedmodels", "Root of the TF Serving model tree.")
   render_size: int = _field(
@@ -300,16 +306,32 @@ def from_dict(values: Dict[str, Dict[str, Any]]) -> Config:
   return Config().replace(**values)
 
 
-def save(config: Config, model_dir: str) -> str:
-  """Writes `config.json` into model_dir atomically and returns its path."""
+def save(config: Config, model_dir: str, preset: str = "") -> str:
+  """Writes `config.json` into model_dir atomically and returns its path.
+
+  preset, when given, is recorded beside the groups: the --preset the run's
+  unset flags came from, which its exports report (load_preset).
+  """
   import tensorflow as tf  # Local: keeps this module importable without TF.
   tf.io.gfile.makedirs(model_dir)
   path = os.path.join(model_dir, CONFIG_FILENAME)
   temp_path = path + ".tmp"
+  values = dict(config.to_dict(), **({PRESET_KEY: preset} if preset else {}))
   with tf.io.gfile.GFile(temp_path, "w") as f:
-    f.write(json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")
+    f.write(json.dumps(values, indent=2, sort_keys=True) + "\n")
   tf.io.gfile.rename(temp_path, path, overwrite=True)
   return path
+
+
+def _read(model_dir: str) -> Dict[str, Any]:
+  """The parsed config.json of a model dir (groups and preset)."""
+  import tensorflow as tf
+  path = os.path.join(model_dir, CONFIG_FILENAME)
+  if not tf.io.gfile.exists(path):
+    raise ValueError(f"{path} not found: is {model_dir!r} a colorizer "
+                     "model dir written by the train binary?")
+  with tf.io.gfile.GFile(path) as f:
+    return json.load(f)
 
 
 def load(model_dir: str) -> Config:
@@ -318,13 +340,19 @@ def load(model_dir: str) -> Config:
   Raises:
     ValueError: if the model dir has no config.json.
   """
-  import tensorflow as tf
-  path = os.path.join(model_dir, CONFIG_FILENAME)
-  if not tf.io.gfile.exists(path):
-    raise ValueError(f"{path} not found: is {model_dir!r} a colorizer "
-                     "model dir written by the train binary?")
-  with tf.io.gfile.GFile(path) as f:
-    return from_dict(json.load(f))
+  values = _read(model_dir)
+  values.pop(PRESET_KEY, None)
+  return from_dict(values)
+
+
+def load_preset(model_dir: str) -> str:
+  """The --preset a model dir's run started from; "" if config.json does not
+  say (runs from before presets were recorded).
+
+  Raises:
+    ValueError: if the model dir has no config.json.
+  """
+  return _read(model_dir).get(PRESET_KEY, "")
 
 
 # Presets. Each is a function of nothing that returns a full Config, so a
@@ -344,7 +372,7 @@ def demo() -> Config:
       train={"batch_size": 16, "train_steps": 1500, "pretrain_steps": 300,
              "log_every": 50, "save_every": 500, "eval_every": 250},
       optim={"gen_learning_rate": 1e-3, "disc_learning_rate": 2e-4},
-      export={"export_name": "demo"})
+      export={"export_name": EXPORT_NAME_AUTO})
 
 
 def cifar10() -> Config:
@@ -374,7 +402,7 @@ def cifar10() -> Config:
       train={"batch_size": 64, "train_steps": 8_000,
              "pretrain_steps": 8_000, "log_every": 200, "save_every": 1000,
              "eval_every": 1000, "eval_batches": 16},
-      export={"export_name": "cifar10"})
+      export={"export_name": EXPORT_NAME_AUTO})
 
 
 def photos() -> Config:
@@ -404,7 +432,7 @@ def photos() -> Config:
       train={"batch_size": 32, "train_steps": 12_000,
              "pretrain_steps": 12_000, "log_every": 100, "save_every": 800,
              "eval_every": 2000, "eval_batches": 8},
-      export={"export_name": "photos"})
+      export={"export_name": EXPORT_NAME_AUTO})
 
 
 def tiny() -> Config:

@@ -86,12 +86,19 @@ def preset_name(flag_values: flags.FlagValues = flags.FLAGS) -> str:
 
 
 def default_model_dir(dataset: str) -> str:
-  """runs/demo, runs/<folder name>, runs/<tfds name>, ..."""
-  kind, _, location = dataset.partition(":")
-  location = location.split(":")[0]  # tfds:NAME:SPLIT -> NAME
-  name = os.path.basename(os.path.normpath(location)) if location else ""
-  name = name.replace("*", "").strip(".")
-  return os.path.join("runs", name or kind)
+  """runs/<the sources' names, joined by +>.
+
+  Each source is named as in TensorBoard (mixture.source_name): demo ->
+  runs/demo; folder:data/imagenette/train -> runs/imagenette (a generic
+  last folder gives way to its parent); folder:a/train,folder:b/train ->
+  runs/a+b.
+
+  Raises:
+    ValueError: naming --dataset, for an empty entry in the list.
+  """
+  from colorizer.data import mixture  # pylint: disable=g-import-not-at-top
+  return os.path.join("runs", "+".join(
+      mixture.source_names(mixture.split_specs(dataset))))
 
 
 def _has_labels(dataset: str) -> bool:

@@ -14,7 +14,8 @@ A glob (quote it), with the network at 512 px instead of its export size:
   colorizer-colorize --model=savedmodels/photos --input='scans/**/*.jpg' \
       --output_dir=out --render_size=512
 
---model is a version dir or a model dir (its highest version is used). Files
+--model is a version dir or a model dir (its highest version is used); the
+first line printed names the export used (version, step, preset, date). Files
 that cannot be read are reported on stderr and skipped; the exit status is 1
 if any were.
 """
@@ -54,7 +55,10 @@ def main(argv):
     _fail(f"--render_size={_RENDER_SIZE.value} must be >= 0.")
   if not _OUTPUT_DIR.value:
     _fail("--output_dir must not be empty.")
-  from colorizer.serving import colorize_lib  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from colorizer.serving import colorize_lib
+  from colorizer.serving import export
+  # pylint: enable=g-import-not-at-top
   try:
     inputs = colorize_lib.find_inputs(_INPUT.value,
                                       exclude_dir=_OUTPUT_DIR.value)
@@ -62,6 +66,7 @@ def main(argv):
         _MODEL.value, render_size=_RENDER_SIZE.value or None)
   except ValueError as error:
     _fail(str(error))
+  print(f"Using {export.describe_export(model.model_dir)}", flush=True)
   summary = colorize_lib.colorize_files(
       model, inputs, _OUTPUT_DIR.value, compare=_COMPARE.value,
       progress=_PROGRESS.value)

@@ -58,8 +58,14 @@ def main(argv):
     video_io.probe(_INPUT.value)
   except ValueError as error:
     _fail(str(error))
-  from colorizer.serving import video  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from colorizer.serving import colorize_lib
+  from colorizer.serving import export
+  from colorizer.serving import video
+  # pylint: enable=g-import-not-at-top
   try:
+    print("Using " + export.describe_export(
+        colorize_lib.resolve_model_path(_MODEL.value)), flush=True)
     summary = video.colorize_video(
         _MODEL.value, _INPUT.value, _OUTPUT.value or None,
         batch_size=_BATCH_SIZE.value, smoothing=_SMOOTHING.value,

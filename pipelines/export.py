@@ -26,8 +26,10 @@ _MODEL_DIR = flags.DEFINE_string("model_dir", None,
                                  "checkpoints/).")
 _CHECKPOINT = flags.DEFINE_string("checkpoint", "",
                                   "Checkpoint prefix; default the latest.")
-_NAME = flags.DEFINE_string("name", "", "Model name; default the config's "
-                            "export_name or the model dir's basename.")
+_NAME = flags.DEFINE_string(
+    "name", "", "Model name; default the config's export_name, or for auto "
+    "the model dir's last folder (my_<name> if a shipped model has that "
+    "name; docs/serving.md#where-exports-go).")
 _BASE_DIR = flags.DEFINE_string("base_dir", "savedmodels",
                                 "Root of the TF Serving model tree.")
 _VERSION = flags.DEFINE_integer("version", 0,

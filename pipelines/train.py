@@ -72,7 +72,8 @@ def main(argv):
 
   from colorizer.training import train  # pylint: disable=g-import-not-at-top
   try:
-    metrics = train.train_and_evaluate(config, model_dir)
+    metrics = train.train_and_evaluate(config, model_dir,
+                                       preset=flags_lib.preset_name())
   except train.TrainingInterrupted as interrupted:
     print(f"colorizer-train: stopped by {interrupted}. Rerun the same "
           "command to resume.", file=sys.stderr)
@@ -89,12 +90,19 @@ def main(argv):
           f"{metrics['colorfulness_true']:.1f})")
     print("Latest gray | prediction | truth grid: "
           f"{os.path.join(model_dir, train.SAMPLES_DIR, 'latest.png')}")
-  if config.export.export_name:
-    from colorizer.serving import export  # pylint: disable=g-import-not-at-top
-    export_dir = export.export_from_model_dir(model_dir)
-    print(f"SavedModel (TF Serving layout): {export_dir}")
   print(f"Watch it in TensorBoard:  tensorboard --logdir {model_dir}  then "
         "open http://localhost:6006")
+  if config.export.export_name:
+    from colorizer.serving import export  # pylint: disable=g-import-not-at-top
+    # A name the user gave is exported to as given; the preset's (auto) is
+    # the run's name, kept off the shipped model's (export.default_name).
+    given = flags.FLAGS["export_name"].present
+    export_dir = export.export_from_model_dir(
+        model_dir, name=config.export.export_name if given else None)
+    print(f"SavedModel (TF Serving layout): {export_dir}")
+    print("Colorize with it:  colorizer-colorize "
+          f"--model={os.path.dirname(export_dir)} --input=PHOTO "
+          "--output_dir=out")
 
 
 def run():

@@ -68,6 +68,16 @@ def _fail(message: str) -> None:
   sys.exit(f"colorizer-web: error: {message}")
 
 
+def _describe_backend(colorize_fn) -> str:
+  """The export served (path, version, step, preset, date), or the URL."""
+  if _SERVING_URL.value:
+    return f"TF Serving at {_SERVING_URL.value}"
+  from colorizer.serving import export  # pylint: disable=g-import-not-at-top
+  # The loaded version dir: the highest when --model is a model dir.
+  described = export.describe_export(colorize_fn.description)
+  return described if _MODEL.value else f"the shipped photo model, {described}"
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
@@ -80,7 +90,6 @@ def main(argv):
     if model is None:
       _fail(f"no --model given and no shipped model ({shipped.SHIPPED_MODEL}"
             ") here; pass --model=DIR or --serving_url=URL.")
-    print(f"Serving the shipped photo model, {model}.", flush=True)
   if not 0 <= _PORT.value <= 65535:
     _fail(f"--port={_PORT.value} must be in 0..65535.")
   if _MAX_UPLOAD_MB.value <= 0:
@@ -96,6 +105,7 @@ def main(argv):
       colorize_fn = server.serving_colorizer(_SERVING_URL.value)
   except ValueError as error:
     _fail(str(error))
+  print(f"Model: {_describe_backend(colorize_fn)}", flush=True)
   page = server.create_app(
       colorize_fn, max_upload_bytes=int(_MAX_UPLOAD_MB.value * 2**20),
       max_concurrent=_MAX_CONCURRENT.value, max_queue=_MAX_QUEUE.value)

@@ -39,6 +39,7 @@ is not applied in the graph: send upright pixels (the colorize binary does
 this for you, and also reads TIFF).
 """
 
+import datetime
 import json
 import os
 import time
@@ -56,6 +57,7 @@ from colorizer.data import sketch
 from colorizer.model import colorizer_model
 from colorizer.model import networks
 from colorizer.serving import joint_bilateral
+from colorizer.serving import shipped
 
 SERVING_SIGNATURE = "serving_default"
 RENDER_SIZE_SIGNATURE = "serving_render_size"
@@ -334,7 +336,7 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
            name: str, version: Optional[int] = None,
            render_size: Optional[int] = None, step: Optional[int] = None,
            max_pixels: int = DEFAULT_MAX_PIXELS,
-           guided_upsample: Optional[bool] = None) -> str:
+           guided_upsample: Optional[bool] = None, preset: str = "") -> str:
   """Writes a SavedModel to base_dir/name/version, atomically.
 
   The model is written to a hidden temporary directory beside the target and
@@ -355,6 +357,8 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
       or bilinearly; default config.export.guided_upsample. Grayscale models
       only: a sketch model's is always False. The metadata records it, and
       the config saved there carries it.
+    preset: the --preset the run trained from, recorded in the metadata
+      (with the export's UTC date and time) for describe_export.
 
   Returns:
     The version directory written.
@@ -405,6 +409,9 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
                 "max_render_size": module.max_render_size,
                 "guided_upsample": module.guided_upsample,
                 "png_compression": PNG_COMPRESSION,
+                "preset": preset or None,
+                "exported": datetime.datetime.now(
+                    datetime.timezone.utc).isoformat(timespec="seconds"),
                 "signatures": signature_io,
                 "config": config.to_dict()}
     with tf.io.gfile.GFile(os.path.join(extra_dir, METADATA_FILE), "w") as f:
@@ -453,6 +460,28 @@ def restore_generator(
   return generator, config, int(step.numpy())
 
 
+def default_name(model_dir: str, configured_name: str = "") -> str:
+  """The model name of an export whose caller names none.
+
+  The config's export_name, or for auto (and empty) the run's name, the last
+  folder of model_dir. A name a shipped model holds (savedmodels/photos)
+  becomes my_<name>: TF Serving and colorizer-web load a model's highest
+  version, so an export there would replace the shipped model unasked. A
+  caller that names the model (colorizer-export --name, colorizer-train
+  --export_name) is not redirected.
+  """
+  name = configured_name
+  if name in ("", config_lib.EXPORT_NAME_AUTO):
+    name = os.path.basename(os.path.normpath(model_dir))
+  personal = shipped.personal_name(name)
+  if personal != name:
+    logging.warning(
+        "%s is the shipped model's name: this export goes to %s instead "
+        "(colorizer-export --name=%s or colorizer-train --export_name=%s "
+        "exports there on purpose).", name, personal, name, name)
+  return personal
+
+
 def export_from_model_dir(
     model_dir: str, checkpoint_path: Optional[str] = None,
     name: Optional[str] = None, version: Optional[int] = None,
@@ -461,14 +490,38 @@ def export_from_model_dir(
     guided_upsample: Optional[bool] = None) -> str:
   """Restores a checkpoint from a model dir and exports it.
 
-  Name and base dir default to the config's export group (name falls back to
-  the model dir's basename). overrides: see restore_generator;
-  guided_upsample: see export.
+  name (auto: the run's name) and base dir default to the config's export
+  group (see default_name). overrides: see restore_generator;
+  guided_upsample: see export. The metadata records the preset config.json
+  names.
   """
   generator, config, step = restore_generator(model_dir, checkpoint_path,
                                               overrides)
-  name = name or config.export.export_name or os.path.basename(
-      os.path.normpath(model_dir))
+  if not name or name == config_lib.EXPORT_NAME_AUTO:
+    name = default_name(model_dir, config.export.export_name)
   return export(generator, config, base_dir or config.export.export_base_dir,
                 name, version=version, render_size=render_size, step=step,
-                guided_upsample=guided_upsample)
+                guided_upsample=guided_upsample,
+                preset=config_lib.load_preset(model_dir))
+
+
+def describe_export(version_dir: str) -> str:
+  """One line naming an export: its path, version, step, preset and date.
+
+  Args:
+    version_dir: a SavedModel version dir, e.g. savedmodels/photos/1.
+
+  Returns:
+    e.g. "savedmodels/photos version 1 (step 12000, preset photos, exported
+    2026-12-01T09:51:58+00:00)"; "unknown" for what the metadata lacks
+    (exports from before it was recorded).
+  """
+  metadata = read_metadata(version_dir)
+  version_dir = version_dir.rstrip("/")  # Not normpath: gs:// would lose a /.
+  model_base, version = os.path.split(version_dir)
+  where = f"{model_base} version {version}" if version.isdigit() else \
+      version_dir
+  values = {key: metadata.get(key) for key in ("step", "preset", "exported")}
+  details = [f"{key} {'unknown' if value in (None, '') else value}"
+             for key, value in values.items()]
+  return f"{where} ({', '.join(details)})"

@@ -40,9 +40,10 @@ def _page_url(process, timeout_s=60):
   while time.monotonic() < deadline:
     if select.select([process.stdout], [], [], 0.5)[0]:
       line = process.stdout.readline()
-      match = re.search(r"http://\S+/", line)
+      # Not the first URL: the backend line may name TF Serving's.
+      match = re.search(r"Colorizer page: (http://\S+/)", line)
       if match:
-        return match.group(0)
+        return match.group(1)
       if not line:
         break
   process.kill()

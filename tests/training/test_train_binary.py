@@ -164,7 +164,14 @@ def test_default_model_dir_names_the_dataset():
   assert flags_lib.default_model_dir("folder:/data/photos/") == (
       "runs/photos")
   assert flags_lib.default_model_dir("tfds:imagenette/160px:train") == (
-      "runs/160px")
+      "runs/imagenette")
   assert flags_lib.default_model_dir("tfrecord:data/shards/*.tfrecord") == (
       "runs/tfrecord")
   assert flags_lib.default_model_dir("npz:/x/cifar10") == "runs/cifar10"
+  # A folder named for its split gives way to its parent.
+  for generic in ("train", "training", "val", "validation", "images", "test"):
+    assert flags_lib.default_model_dir(
+        f"folder:../shared/data/imagenette/{generic}") == "runs/imagenette"
+  assert flags_lib.default_model_dir(
+      "folder:a/imagenette/train,folder:b/places/train") == (
+          "runs/imagenette+places")

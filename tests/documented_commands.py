@@ -20,7 +20,8 @@ The only substitutions:
   * In colorizer-train and colorizer-sweep commands, every folder:, npz: and
     tfrecord: source is replaced by a generated one of the same kind: users'
     folders ($HOME/photos) and the developers' (../shared/data/...) exist on
-    their machines only. tfds: sources stay (validation does not open them).
+    their machines only. tfds: sources stay (validation checks the name and
+    downloads nothing).
   * absl's own --help and --helpfull are dropped.
 Inline code is prose that names a command, often in part: there a flag
 without a value (`colorizer-export --decode_saturation`) or with a

@@ -4,7 +4,8 @@
   demo               the built-in procedural scenes (colorizer.data.demo_data);
   folder:PATH        every image below PATH (JPEG, PNG, BMP, GIF, WebP, TIFF);
   tfrecord:GLOB      shards written by pipelines/prepare_data.py;
-  tfds:NAME[:SPLIT]  any TFDS image dataset, with --data_dir;
+  tfds:NAME[:SPLIT]  any TFDS image dataset, prepared in --data_dir on first
+                     use (colorizer.data.tfds_source);
   npz:PATH           uint8 `images` [N, H, W, 3] in a .npz file, or a folder
                      holding train.npz and val.npz (e.g. CIFAR-10 arrays).
 
@@ -29,6 +30,7 @@ from colorizer.data import class_labels
 from colorizer.data import demo_data
 from colorizer.data import image_io
 from colorizer.data import splits
+from colorizer.data import tfds_source
 
 AUTOTUNE = tf.data.AUTOTUNE
 SOURCE_KINDS = ("demo", "folder", "tfrecord", "tfds", "npz")
@@ -201,7 +203,7 @@ def _tfrecord_sources(location, data_config, seed, shard) -> Sources:
 def _tfds_sources(spec, data_config, seed, shard,
                   with_labels: bool) -> Sources:
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  builder = tfds.builder(spec.location, data_dir=data_config.data_dir or None)
+  builder = tfds_source.prepared_builder(spec.location, data_config.data_dir)
   tfds_splits = builder.info.splits
   train_split = spec.split or "train"
   features = builder.info.features

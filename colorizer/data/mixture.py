@@ -22,6 +22,7 @@ import tensorflow as tf
 from colorizer import config as config_lib
 from colorizer.data import image_io
 from colorizer.data import image_sources
+from colorizer.data import tfds_source
 
 # Folder names that say which split a folder is, not what it holds: a source
 # is named after the folder above them.
@@ -171,6 +172,8 @@ def _check_source(data_config: config_lib.DataConfig) -> None:
     raise ValueError(f"--dataset=npz:{spec.location}: no such file or folder.")
   if spec.kind == "tfrecord" and not tf.io.gfile.glob(spec.location):
     raise ValueError(f"--dataset=tfrecord:{spec.location}: no file matches.")
+  if spec.kind == "tfds":  # A known name; its data is prepared on first use.
+    tfds_source.make_builder(spec.location, data_config.data_dir)
 
 
 @dataclasses.dataclass

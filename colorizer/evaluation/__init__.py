@@ -1,8 +1,9 @@
-"""Scoring colorizations: metrics, statistics, FID, reports, evaluate.
+"""Scoring colorizations: metrics, statistics, Frechet distances, reports.
 
 Per-image metrics and their accumulation (`metrics`), intervals and the
-Frechet distance (`stats`, `fid`), the evaluation images (`eval_images`),
-the colorizer-evaluate library (`evaluate_lib`) and its report
+Frechet distances (`stats`; `frechet`: FD-MobileNetV2 and the shared
+machinery; `fid`: Inception-v3), the evaluation images (`eval_images`), the
+colorizer-evaluate library (`evaluate_lib`) and its report
 (`evaluate_report`).
 
 May import: `colorizer.data`, `colorizer.model`, `colorizer.serving` and

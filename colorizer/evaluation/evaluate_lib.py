@@ -14,7 +14,8 @@ Two kinds of model load the same way into a `LoadedModel`:
     export.predict_ab at the config's image_size.
 
 Metrics come from colorizer.evaluation.metrics (see its docstrings for the formulas);
-FID from colorizer.evaluation.fid when Inception-v3 weights are available. Reports
+FD-MobileNetV2 and FID from colorizer.evaluation.frechet when the network's weights
+are given (--fd_weights, --fid_weights). Reports
 (table, JSON, TensorBoard, contact sheet) live in colorizer.evaluation.evaluate_report.
 """
 
@@ -35,6 +36,7 @@ from colorizer.data import image_sources
 from colorizer.evaluation import eval_images
 from colorizer.evaluation import evaluate_report
 from colorizer.evaluation import fid
+from colorizer.evaluation import frechet
 from colorizer.evaluation import metrics
 from colorizer.evaluation import stats
 from colorizer import progress as progress_lib
@@ -42,6 +44,8 @@ from colorizer import progress as progress_lib
 DEFAULT_BATCH_SIZE = 16
 NO_FID_WEIGHTS_NOTE = ("not computed: no --fid_weights given (a Keras "
                        "Inception-v3 weights file, or 'imagenet')")
+NO_FD_WEIGHTS_NOTE = ("not computed: no --fd_weights given (the Keras "
+                      "MobileNetV2 weights file, docs/evaluate.md)")
 
 # Sources whose name means the same images on every machine: an export's
 # recorded --dataset of these kinds is its default evaluation data.
@@ -76,8 +80,8 @@ class EvalResult:
 
   Attributes:
     model: {metric name: value}; keys are metrics.MetricAccumulator's result
-      keys (without num_images) plus "fid", which is None when FID was not
-      computed.
+      keys (without num_images) plus "fid" and "fd_mobilenet_v2" (the
+      Frechet distances over all images), None when not computed.
     gray: the same for the grayscale baseline (a*b* = 0).
     num_images: images scored.
     fid_note: why FID is None, or a caveat about it; empty otherwise.
@@ -93,6 +97,10 @@ class EvalResult:
       by its pixel count as in the pooled delta_e2000.
     colorfulness_interval: (mean, 95 % half-width) of the outputs' per-image
       colorfulness (stats.mean_interval).
+    frechet_comparisons: {"fd_mobilenet_v2" or "fid": frechet.Comparison}
+      for each Frechet distance computed: intervals, split-half values and
+      floor.
+    fd_note: why FD-MobileNetV2 is missing, or a caveat; empty otherwise.
   """
   model: Dict[str, Optional[float]]
   gray: Dict[str, Optional[float]]
@@ -105,6 +113,9 @@ class EvalResult:
   psnr_gain: Tuple[float, float] = (float("nan"), float("nan"))
   delta_e_reduction: Tuple[float, float] = (float("nan"), float("nan"))
   colorfulness_interval: Tuple[float, float] = (float("nan"), float("nan"))
+  frechet_comparisons: Dict[str, frechet.Comparison] = dataclasses.field(
+      default_factory=dict)
+  fd_note: str = ""
 
 
 def load_saved_model(model_path: str) -> LoadedModel:
@@ -239,11 +250,15 @@ def _metric_values(accumulator: metrics.MetricAccumulator
 
 
 def score_images(predict_ab: PredictAbFn, images: Iterable[np.ndarray],
-                 feature_fn: Optional[fid.FeatureFn] = None,
+                 feature_fn: Optional[frechet.FeatureFn] = None,
                  fid_note: str = NO_FID_WEIGHTS_NOTE,
                  batch_size: int = DEFAULT_BATCH_SIZE,
                  contact_sheet_images: int = 8, total: Optional[int] = None,
-                 progress_stream: Optional[TextIO] = None) -> EvalResult:
+                 progress_stream: Optional[TextIO] = None,
+                 fd_feature_fn: Optional[frechet.FeatureFn] = None,
+                 fd_note: str = NO_FD_WEIGHTS_NOTE,
+                 bootstrap_rounds: int = frechet.DEFAULT_BOOTSTRAP_ROUNDS
+                 ) -> EvalResult:
   """Scores a colorizer and the gray baseline on images at their own size.
 
   For each image: its L* (CIE L*a*b* of the uint8 sRGB truth) goes to
@@ -261,6 +276,9 @@ def score_images(predict_ab: PredictAbFn, images: Iterable[np.ndarray],
     contact_sheet_images: how many (gray, output, truth) triples to keep.
     total: the number of images, for the ETA (None if unknown).
     progress_stream: where progress lines go (None: nowhere).
+    fd_feature_fn: FD-MobileNetV2 features, likewise; None skips it.
+    fd_note: the reason FD-MobileNetV2 is missing, when fd_feature_fn is None.
+    bootstrap_rounds: rounds of the Frechet distances' intervals.
 
   Returns:
     An EvalResult (its info is left empty).
@@ -272,8 +290,12 @@ def score_images(predict_ab: PredictAbFn, images: Iterable[np.ndarray],
     raise ValueError(f"--batch_size={batch_size}: must be >= 1.")
   model_metrics, gray_metrics = (metrics.MetricAccumulator(),
                                  metrics.MetricAccumulator())
-  features: Dict[str, List[np.ndarray]] = {"truth": [], "model": [],
-                                           "gray": []}
+  # The same images' outputs, gray versions and truths, per distance.
+  frechet_extractors = ((fid.INCEPTION_V3, feature_fn, fid_note),
+                        (frechet.MOBILENET_V2, fd_feature_fn, fd_note))
+  feature_sets = {extractor.key: frechet.FeatureSets(function)
+                  for extractor, function, _ in frechet_extractors
+                  if function is not None}
   sheet_rows = []
   progress = progress_lib.ProgressLog(total, progress_stream)
   start = time.perf_counter()
@@ -289,10 +311,8 @@ def score_images(predict_ab: PredictAbFn, images: Iterable[np.ndarray],
                          lab_true.numpy())
     gray_metrics.update(rgb_gray.numpy(), rgb_true.numpy(), lab_gray.numpy(),
                         lab_true.numpy())
-    if feature_fn is not None:
-      for name, rgb in (("truth", rgb_true), ("model", rgb_fake),
-                        ("gray", rgb_gray)):
-        features[name].append(np.asarray(feature_fn(rgb)))
+    for sets in feature_sets.values():
+      sets.add(model=rgb_fake, gray=rgb_gray, truth=rgb_true)
     for index in range(min(len(rgb_uint8),
                            contact_sheet_images - len(sheet_rows))):
       # Shrunk now, not at the end: full-size photos would be held meanwhile.
@@ -320,15 +340,20 @@ def score_images(predict_ab: PredictAbFn, images: Iterable[np.ndarray],
                           weights=model_metrics.pixel_counts()),
                       colorfulness_interval=stats.mean_interval(
                           model_metrics.colorfulness_values()))
-  if feature_fn is None:
-    result.model["fid"] = result.gray["fid"] = None
-    result.fid_note = fid_note
-  else:
-    truth = np.concatenate(features["truth"])
-    result.model["fid"], result.fid_note = fid.frechet_inception_distance(
-        np.concatenate(features["model"]), truth)
-    result.gray["fid"], _ = fid.frechet_inception_distance(
-        np.concatenate(features["gray"]), truth)
+  notes = {}
+  for extractor, _, note in frechet_extractors:
+    result.model[extractor.key] = result.gray[extractor.key] = None
+    notes[extractor.key] = note
+    if extractor.key in feature_sets:
+      comparison = feature_sets[extractor.key].compare(extractor.metric,
+                                                       bootstrap_rounds)
+      result.frechet_comparisons[extractor.key] = comparison
+      notes[extractor.key] = comparison.note
+      for values, estimate in ((result.model, comparison.model),
+                               (result.gray, comparison.gray)):
+        values[extractor.key] = estimate and estimate.value
+  result.fid_note = notes[fid.INCEPTION_V3.key]
+  result.fd_note = notes[frechet.MOBILENET_V2.key]
   return result
 
 
@@ -343,7 +368,9 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
              image_offset: int = 0,
              image_stride: int = 1,
              render_size: int = 0,
-             progress_stream: Optional[TextIO] = sys.stderr
+             progress_stream: Optional[TextIO] = sys.stderr,
+             fd_weights: str = "",
+             bootstrap_rounds: int = frechet.DEFAULT_BOOTSTRAP_ROUNDS
              ) -> Tuple[EvalResult, Dict[str, str]]:
   """Evaluates a SavedModel or a model dir and writes every report.
 
@@ -371,6 +398,8 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
     render_size: with model_dir, run the network at this size instead of
       its export's (0), to choose an export's render size.
     progress_stream: where progress lines go.
+    fd_weights: MobileNetV2 weights file for FD-MobileNetV2, or "" for none.
+    bootstrap_rounds: rounds of the Frechet distances' intervals, >= 1.
 
   Returns:
     (result, paths): the EvalResult (with info filled in) and the written
@@ -402,6 +431,13 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
     image_sources.parse_dataset_spec(dataset)
   if fid_weights:
     fid.check_weights(fid_weights)
+  if bootstrap_rounds < 1:
+    raise ValueError(f"--bootstrap_rounds={bootstrap_rounds}: must be >= 1.")
+  fd_feature_fn = None
+  if fd_weights:  # A local file, loaded in seconds: a wrong one fails first.
+    fd_feature_fn = frechet.make_feature_fn(
+        frechet.load_feature_model(frechet.MOBILENET_V2, fd_weights),
+        frechet.MOBILENET_V2)
   if model_path and not dataset:
     dataset = recorded_dataset(model_path)
   loaded = (load_saved_model(model_path) if model_path
@@ -411,7 +447,8 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
   feature_fn, fid_note = None, NO_FID_WEIGHTS_NOTE
   if fid_weights:
     try:
-      feature_fn = fid.make_feature_fn(fid.build_inception(fid_weights))
+      feature_fn = frechet.make_feature_fn(fid.build_inception(fid_weights),
+                                           fid.INCEPTION_V3)
     except fid.InceptionUnavailableError as error:
       fid_note = f"not computed: {error}"
       logging.warning("FID %s", fid_note)
@@ -434,7 +471,9 @@ def evaluate(model_path: str = "", model_dir: str = "", dataset: str = "",
   result = score_images(loaded.predict_ab, images, feature_fn=feature_fn,
                         fid_note=fid_note, batch_size=batch_size,
                         contact_sheet_images=contact_sheet_images,
-                        total=total, progress_stream=progress_stream)
+                        total=total, progress_stream=progress_stream,
+                        fd_feature_fn=fd_feature_fn,
+                        bootstrap_rounds=bootstrap_rounds)
   result.info = {"model": loaded.path, "step": loaded.step,
                  "render_size": loaded.render_size,
                  "ab_head": loaded.config.model.ab_head,

@@ -33,7 +33,7 @@ _GAP = 4  # White pixels between panels and rows.
 HIGHER_IS_BETTER = {
     "psnr": True, "ssim": True, "delta_e2000": False, "colorfulness": None,
     "colorfulness_true": None, "delta_colorfulness": False, "auc": True,
-    "accuracy_2pct": True, "fid": False,
+    "accuracy_2pct": True, "fid": False, "fd_mobilenet_v2": False,
 }
 _TABLE_ROWS = (  # (metric, label, format)
     ("psnr", "PSNR, dB (higher)", "{:.2f}"),
@@ -44,8 +44,12 @@ _TABLE_ROWS = (  # (metric, label, format)
     ("auc", "AuC, a*b* error 0-150 (higher)", "{:.4f}"),
     ("accuracy_2pct", "pixel accuracy at 2% (higher)", "{:.4f}"),
     ("fid", "FID (lower)", "{:.2f}"),
+    ("fd_mobilenet_v2", "FD-MobileNetV2 (lower)", "{:.2f}"),
 )
 NOT_COMPUTED = "not computed"
+# The frechet.Comparison fields that hold an Estimate, for the JSON report.
+_FRECHET_ESTIMATES = ("model", "gray", "reduction_from_gray",
+                      "model_split_half", "gray_split_half", "floor")
 
 
 def default_output_dir(model_path: str = "", model_dir: str = "") -> str:
@@ -119,9 +123,41 @@ def format_table(result) -> str:
   lines.append(f"Colorfulness on Hasler & Suesstrunk's scale: model "
                f"{categories['model']}{interval}, truth "
                f"{categories['truth']}.")
-  if result.fid_note:
-    lines.append(f"FID: {result.fid_note}.")
+  for comparison in result.frechet_comparisons.values():
+    lines.extend(frechet_lines(comparison))
+  for metric, note in (("FID", result.fid_note),
+                       ("FD-MobileNetV2", result.fd_note)):
+    if note:
+      lines.append(f"{metric}: {note}.")
   return "\n".join(lines)
+
+
+def _estimate_text(estimate, value_format: str = "{:.2f}") -> str:
+  low, value, high = (value_format.format(number) for number in
+                      (estimate.low, estimate.value, estimate.high))
+  return f"{value} ({low} to {high})"
+
+
+def frechet_lines(comparison) -> List[str]:
+  """A frechet.Comparison's values with their intervals, as text lines."""
+  lines = []
+  if comparison.model is not None:
+    lines.append(
+        f"{comparison.metric} over all {comparison.num_images} images, each "
+        "output against its truth (lower; 95% bootstrap intervals, "
+        f"{comparison.rounds} rounds): model "
+        f"{_estimate_text(comparison.model)}, gray "
+        f"{_estimate_text(comparison.gray)}; gray minus model "
+        f"{_estimate_text(comparison.reduction_from_gray, '{:+.2f}')}, on "
+        "the same resamples.")
+  if comparison.floor is not None:
+    half = comparison.num_images // 2
+    lines.append(
+        f"{comparison.metric} split-half, {half} outputs against the other "
+        f"{half} truths: model {_estimate_text(comparison.model_split_half)}"
+        f", gray {_estimate_text(comparison.gray_split_half)}, truth against "
+        f"truth (the floor) {_estimate_text(comparison.floor)}.")
+  return lines
 
 
 def colorfulness_categories(result) -> Dict[str, str]:
@@ -136,10 +172,23 @@ def _json_number(value: float) -> Optional[float]:
   return None if math.isnan(value) else value
 
 
+def _frechet_dict(comparison) -> Dict:
+  """A frechet.Comparison for JSON: each distance as value and ci95."""
+  report = {"metric": comparison.metric, "num_images": comparison.num_images,
+            "bootstrap_rounds": comparison.rounds, "note": comparison.note}
+  for name in _FRECHET_ESTIMATES:
+    estimate = getattr(comparison, name)
+    report[name] = estimate and {"value": estimate.value,
+                                 "ci95": [estimate.low, estimate.high]}
+  return report
+
+
 def report_dict(result) -> Dict:
   """The JSON report: info, both metric sets, verdicts and notes.
 
-  FID that was not computed is None (JSON null), never a number.
+  A Frechet distance (FID, FD-MobileNetV2) that was not computed is None
+  (JSON null), never a number; one that was also gets its own entry, keyed
+  like the metric, with its intervals, split-half values and floor.
   """
   return {
       **result.info,
@@ -158,6 +207,9 @@ def report_dict(result) -> Dict:
           result.colorfulness_interval[1]),
       "colorfulness_category": colorfulness_categories(result),
       "fid_note": result.fid_note,
+      "fd_note": result.fd_note,
+      **{key: _frechet_dict(comparison)
+         for key, comparison in result.frechet_comparisons.items()},
       "seconds": result.seconds,
       "images_per_sec": result.num_images / max(result.seconds, 1e-9),
   }
@@ -230,8 +282,11 @@ def write_reports(result, output_dir: str, output_json: str
   """Writes the JSON report, the contact sheet and TensorBoard summaries.
 
   TensorBoard gets, at the model's step, eval_full/<metric> for the model and
-  eval_full/gray/<metric> for the baseline (FID only when computed), and the
-  contact sheet as the image eval_full/gray_output_truth.
+  eval_full/gray/<metric> for the baseline (FID and FD-MobileNetV2 only when
+  computed, with eval_full/<key>_split_half, eval_full/gray/<key>_split_half,
+  eval_full/<key>_floor and eval_full/<key>_reduction_from_gray), and the
+  contact sheet as the image
+  eval_full/gray_output_truth.
 
   Args:
     result: an evaluate_lib.EvalResult with info["step"].
@@ -263,6 +318,14 @@ def write_reports(result, output_dir: str, output_json: str
       for name, value in values.items():
         if value is not None:
           tf.summary.scalar(f"{prefix}/{name}", value)
+    for key, comparison in result.frechet_comparisons.items():
+      for tag, estimate in (
+          (f"{key}_split_half", comparison.model_split_half),
+          (f"gray/{key}_split_half", comparison.gray_split_half),
+          (f"{key}_floor", comparison.floor),
+          (f"{key}_reduction_from_gray", comparison.reduction_from_gray)):
+        if estimate is not None:
+          tf.summary.scalar(f"{LOG_DIR}/{tag}", estimate.value)
     for name, (gain, _) in (
         ("psnr_gain_over_gray", result.psnr_gain),
         ("delta_e2000_reduction_from_gray", result.delta_e_reduction)):

@@ -2,7 +2,8 @@
 
 mean_interval gives a mean over images with its confidence interval, and
 paired_mean_difference the same for two methods scored on the same images
-(the gain over the gray baseline); frechet_distance and
+(the gain over the gray baseline); bootstrap_samples and
+centered_percentile_interval a bootstrap interval; frechet_distance and
 activation_statistics compare two sets of features as Gaussians (FID).
 """
 
@@ -131,3 +132,60 @@ def activation_statistics(features):
     if features.ndim != 2 or features.shape[0] < 2:
         raise ValueError(f"activation_statistics: expected [N >= 2, D], got {features.shape}")
     return features.mean(axis=0), np.atleast_2d(np.cov(features, rowvar=False))
+
+
+def bootstrap_samples(statistic, num_items, rounds, rng):
+    """A statistic over ``rounds`` resamples of N items drawn with replacement.
+
+    Efron (1979): the spread of a statistic over resamples of the data
+    approximates its spread over new samples of the same kind.
+
+    Args:
+        statistic: ``(indices int [N]) -> float`` (or K floats), the
+            statistic of the items at those indices (repeats allowed, in
+            random order).
+        num_items: N, the number of items.
+        rounds: the number of resamples, >= 1.
+        rng: a ``numpy.random.Generator``.
+
+    Returns:
+        float64 ``[rounds]`` (or ``[rounds, K]``) values of the statistic.
+
+    Raises:
+        ValueError: If num_items or rounds is below 1.
+    """
+    if num_items < 1 or rounds < 1:
+        raise ValueError(f"bootstrap_samples: need num_items and rounds >= 1, "
+                         f"got {num_items} and {rounds}")
+    return np.array([statistic(rng.integers(0, num_items, num_items))
+                     for _ in range(rounds)], np.float64)
+
+
+def centered_percentile_interval(value, samples, confidence=0.95):
+    """The bootstrap samples' percentile interval, moved to center on value.
+
+    ``value + (quantile(samples, (1 - c) / 2) - median(samples))`` to
+    ``value + (quantile(samples, (1 + c) / 2) - median(samples))``: the
+    bootstrap's spread around a point value its resamples are biased from
+    (a Frechet distance grows when resamples repeat images), so the
+    interval always holds the value.
+
+    Args:
+        value: the statistic on the data itself.
+        samples: float ``[R]`` bootstrap values, R >= 1.
+        confidence: the interval's coverage, in (0, 1).
+
+    Returns:
+        ``(low, high)`` floats with ``low <= value <= high``.
+
+    Raises:
+        ValueError: If there are no samples or confidence is not in (0, 1).
+    """
+    samples = _as_float64(samples)
+    if samples.ndim != 1 or samples.size == 0 or not 0 < confidence < 1:
+        raise ValueError(f"centered_percentile_interval: need [R >= 1] samples "
+                         f"and confidence in (0, 1), got {samples.shape} and "
+                         f"{confidence}")
+    low, median, high = np.quantile(
+        samples, [(1 - confidence) / 2, 0.5, (1 + confidence) / 2])
+    return float(value + low - median), float(value + high - median)

@@ -16,6 +16,12 @@ training machine's); --split=all scores a folder kept for evaluation whole:
 
   colorizer-evaluate --model=savedmodels/photos --dataset=folder:$HOME/held_out --split=all
 
+A model trained on several sources, scored on each one's validation split
+(reports under <output_dir>/<source name>/):
+
+  colorizer-evaluate --model_dir=runs/imagenette+places \
+      --dataset=folder:$HOME/imagenette/train,folder:$HOME/places/train
+
 A training model dir (its latest checkpoint), on 200 images of another source,
 writing the reports next to its TensorBoard logs:
 
@@ -115,10 +121,10 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
   from colorizer import config as config_lib  # pylint: disable=g-import-not-at-top
-  from colorizer.evaluation import evaluate_lib  # pylint: disable=g-import-not-at-top
   from colorizer.evaluation import evaluate_report  # pylint: disable=g-import-not-at-top
+  from colorizer.evaluation import per_source  # pylint: disable=g-import-not-at-top
   try:
-    result, paths = evaluate_lib.evaluate(
+    reports = per_source.evaluate_each_source(
         model_path=_MODEL.value, model_dir=_MODEL_DIR.value,
         dataset=_DATASET.value, data_dir=_DATA_DIR.value, split=_SPLIT.value,
         num_images=_NUM_IMAGES.value, output_dir=_OUTPUT_DIR.value,
@@ -137,17 +143,21 @@ def main(argv):
         render_size=_RENDER_SIZE.value)
   except ValueError as error:
     sys.exit(f"colorizer-evaluate: error: {error}")
-  print(evaluate_report.format_table(result))
-  if result.info.get("grayscale_images_left_out"):
-    print(f"{result.info['grayscale_images_left_out']} black-and-white "
-          "image(s) were left out (--noskip_grayscale scores them).")
-  if result.info.get("skipped_files"):
-    print(f"{result.info['skipped_files']} unreadable file(s) were skipped.")
-  print(f"\nJSON report: {paths['json']}")
-  if "contact_sheet" in paths:
-    print(f"Contact sheet (gray | output | truth): {paths['contact_sheet']}")
-  print("TensorBoard (eval_full/ scalars and the sheet): tensorboard "
-        f"--logdir {os.path.dirname(paths['tensorboard'])}")
+  for source, result, paths in reports:
+    if source:
+      print(f"\n=== source {source}: {result.info['dataset']} ===")
+    print(evaluate_report.format_table(result))
+    if result.info.get("grayscale_images_left_out"):
+      print(f"{result.info['grayscale_images_left_out']} black-and-white "
+            "image(s) were left out (--noskip_grayscale scores them).")
+    if result.info.get("skipped_files"):
+      print(f"{result.info['skipped_files']} unreadable file(s) were "
+            "skipped.")
+    print(f"\nJSON report: {paths['json']}")
+    if "contact_sheet" in paths:
+      print(f"Contact sheet (gray | output | truth): {paths['contact_sheet']}")
+    print("TensorBoard (eval_full/ scalars and the sheet): tensorboard "
+          f"--logdir {os.path.dirname(paths['tensorboard'])}")
 
 
 def run():

@@ -614,3 +614,25 @@ def test_evaluate_model_defaults_only_to_a_dataset_named_not_pathed(
     return
   with pytest.raises(ValueError, match="^--dataset is needed with --model"):
     evaluate_lib.recorded_dataset(str(tmp_path / "model"))
+
+
+def test_several_sources_are_scored_one_report_each(saved_model, image_folder,
+                                                   tmp_path):
+  # pylint: disable=g-import-not-at-top
+  from colorizer.evaluation import per_source
+  other = tmp_path / "other" / "train"
+  other.mkdir(parents=True)
+  for index, rgb_uint8 in enumerate(_images()[:2]):
+    Image.fromarray(rgb_uint8).save(other / f"photo_{index}.png")
+  reports = per_source.evaluate_each_source(
+      model_path=saved_model, dataset=f"folder:{image_folder},folder:{other}",
+      split="all", output_dir=str(tmp_path / "report"),
+      contact_sheet_images=0, progress_stream=None)
+  assert [name for name, _, _ in reports] == [os.path.basename(image_folder),
+                                              "other"]
+  assert [result.num_images for _, result, _ in reports] == [
+      len(IMAGE_SIZES), 2]
+  for name, result, paths in reports:
+    assert paths["json"] == str(tmp_path / "report" / name / "metrics.json")
+    with open(paths["json"]) as f:
+      assert json.load(f)["num_images"] == result.num_images

@@ -158,6 +158,10 @@ class OptimConfig:
   """The two Adam optimizers and their schedule."""
   gen_learning_rate: float = _field(2e-4, "Generator Adam learning rate.")
   disc_learning_rate: float = _field(2e-4, "Discriminator Adam learning rate.")
+  encoder_learning_rate: float = _field(
+      0.0, "Adam learning rate of a pretrained encoder (--generator="
+      "mobilenet_unet or resnet_unet) once it thaws; 0 means "
+      "--gen_learning_rate. Lower keeps more of its ImageNet features.")
   beta_1: float = _field(0.5, "Adam beta_1 (pix2pix: 0.5).")
   beta_2: float = _field(0.999, "Adam beta_2.")
   lr_schedule: str = _field(

@@ -197,6 +197,9 @@ def validate(config: config_lib.Config) -> None:
     positive(name, getattr(data_config, name))
   positive("gen_learning_rate", optim.gen_learning_rate)
   positive("disc_learning_rate", optim.disc_learning_rate)
+  if optim.encoder_learning_rate < 0:
+    raise ValueError(f"--encoder_learning_rate={optim.encoder_learning_rate}"
+                     ": must be >= 0 (0: --gen_learning_rate).")
   if train.eval_every < 0 or train.eval_batches < 1:
     raise ValueError("--eval_every must be >= 0 and --eval_batches >= 1.")
   if not 0 <= train.pretrain_steps <= train.train_steps:

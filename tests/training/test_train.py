@@ -250,3 +250,19 @@ def test_eval_grid_rows_spread_over_the_batches():
   assert grid.shape == (8 * tile, 3 * tile, 3)
   row_truth = [grid[row * tile, 2 * tile, 0] / 255.0 for row in range(8)]
   np.testing.assert_allclose(row_truth, levels, atol=2 / 255)
+
+
+def test_a_pretrained_encoder_thaws_at_its_own_learning_rate(tiny_config):
+  config = tiny_config.replace(
+      data={"image_size": 32},
+      model={"generator": "mobilenet_unet", "encoder_weights": "none"},
+      optim={"gen_learning_rate": 1e-3, "encoder_learning_rate": 1e-4})
+  state = steps.build_state(config, tf.distribute.get_strategy())
+  learning_rate = lambda optimizer: float(optimizer.learning_rate)
+  assert learning_rate(state.encoder_optimizer) == pytest.approx(1e-4)
+  assert learning_rate(state.gen_optimizer) == pytest.approx(1e-3)
+  default = steps.build_state(config.replace(optim={
+      "encoder_learning_rate": 0.0}), tf.distribute.get_strategy())
+  assert learning_rate(default.encoder_optimizer) == pytest.approx(1e-3)
+  with pytest.raises(ValueError, match="--encoder_learning_rate=-1"):
+    flags_lib.validate(config.replace(optim={"encoder_learning_rate": -1.0}))

@@ -18,6 +18,7 @@ from colorizer.model import networks
 from colorizer.serving import export
 from colorizer.training import steps
 from colorizer.training import train
+from tests import binaries
 from tests import conftest
 
 _Overrides = config_lib.InferenceOverrides
@@ -337,11 +338,9 @@ def test_decode_grid_scores_every_decode_and_tabulates_them(
   assert [line.split(" | ")[:3] for line in table[2:10]] == [
       ["| " + t, r, s] for t in ("0.38", "1") for r in "02" for s in "12"]
   assert any(line.startswith("Rule (") for line in table)
-  bad = subprocess.run(
-      [sys.executable, "-m", "tools.decode_grid", f"--model_dir={model_dir}",
-       f"--output_dir={output_dir}", "--temperatures=hot"],
-      capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
-  assert bad.returncode != 0
+  bad = binaries.run_main("tools.decode_grid", f"--model_dir={model_dir}",
+                          f"--output_dir={output_dir}", "--temperatures=hot")
+  assert bad.returncode == 1
   assert bad.stderr.strip().splitlines()[-1] == (
       "decode_grid: error: --temperatures=hot: expected comma-separated "
       "numbers.")

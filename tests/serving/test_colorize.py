@@ -23,6 +23,7 @@ from colorizer.model import networks
 from colorizer import progress
 from colorizer.serving import colorize_lib
 from colorizer.serving import export
+from tests import binaries
 from tests import conftest
 
 REPO_ROOT = conftest.REPO_ROOT
@@ -308,14 +309,14 @@ def test_binary_end_to_end(model_dir, photos, tmp_path):
 
 
 def test_binary_bad_flags(model_dir, tmp_path):
-  result = _run_binary(f"--model={model_dir}", f"--input={tmp_path}",
-                       "--render_size=-32")
-  assert result.returncode != 0
+  result = binaries.run_main("pipelines.colorize", f"--model={model_dir}",
+                             f"--input={tmp_path}", "--render_size=-32")
+  assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1] == (
       "colorizer-colorize: error: --render_size=-32 must be >= 0.")
-  result = _run_binary(f"--model={model_dir}",
-                       f"--input={tmp_path / 'nothing_here.png'}")
-  assert result.returncode != 0
+  result = binaries.run_main("pipelines.colorize", f"--model={model_dir}",
+                             f"--input={tmp_path / 'nothing_here.png'}")
+  assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1].startswith(
       f"colorizer-colorize: error: --input={tmp_path / 'nothing_here.png'}")
 

@@ -21,6 +21,7 @@ from colorizer.model import networks
 from colorizer.serving import export
 from colorizer.serving import video
 from colorizer.serving import video_io
+from tests import binaries
 from tests import conftest
 
 REPO_ROOT = conftest.REPO_ROOT
@@ -332,9 +333,9 @@ def test_binary_refuses_a_corrupt_file_in_one_line(model_dir, tmp_path):
   corrupt = tmp_path / "corrupt.mp4"
   corrupt.write_bytes(np.random.RandomState(0).bytes(5000))
   output = tmp_path / "out.mp4"
-  result = _run_binary(f"--model={model_dir}", f"--input={corrupt}",
-                       f"--output={output}")
-  assert result.returncode != 0
+  result = binaries.run_main("pipelines.colorize_video", f"--model={model_dir}",
+                             f"--input={corrupt}", f"--output={output}")
+  assert result.returncode == 1
   last_line = result.stderr.strip().splitlines()[-1]
   assert last_line.startswith("colorizer-colorize-video: error: ")
   assert str(corrupt) in last_line and "Traceback" not in result.stderr

@@ -1,4 +1,5 @@
-"""The train and prepare_data binaries end to end, in subprocesses."""
+"""The train and prepare_data binaries: end to end in subprocesses, once each;
+reruns and flag errors in this process (tests/binaries.py)."""
 
 import os
 import subprocess
@@ -9,6 +10,7 @@ import pytest
 
 from colorizer import config as config_lib
 from colorizer import flags_lib
+from tests import binaries
 from tests import conftest
 
 _TINY_FLAGS = ["--preset=tiny", "--train_steps=3", "--log_every=1",
@@ -42,7 +44,7 @@ def test_train_binary_trains_exports_and_says_how_to_look(tmp_path):
   # The flagfile reproduces the run; rerunning resumes instead of retraining.
   flagfile = tmp_path / "flags.txt"
   flagfile.write_text("\n".join([f"--model_dir={model_dir}", *_TINY_FLAGS]))
-  again = run_binary("pipelines.train", f"--flagfile={flagfile}")
+  again = binaries.run_main("pipelines.train", f"--flagfile={flagfile}")
   assert again.returncode == 0, again.stderr[-3000:]
   assert "Already trained to step 3" in again.stderr
 
@@ -67,9 +69,9 @@ def test_bad_flags_are_errors_naming_the_flag(flag, message):
 
 
 def test_bad_flag_is_one_line_on_stderr(tmp_path):
-  result = run_binary("pipelines.train", f"--model_dir={tmp_path}",
-                      "--preset=tiny", "--dataset=flickr", timeout=120)
-  assert result.returncode != 0
+  result = binaries.run_main("pipelines.train", f"--model_dir={tmp_path}",
+                             "--preset=tiny", "--dataset=flickr")
+  assert result.returncode == 1
   errors = [line for line in result.stderr.splitlines()
             if line.startswith("colorizer-train: error:")]
   assert len(errors) == 1 and "--dataset='flickr'" in errors[0]
@@ -141,9 +143,9 @@ def test_preset_phases_scale_with_the_users_train_steps(tmp_path):
   assert "--train_steps=20" in str(error.value)
 
 
-def test_unparsable_flag_names_the_flag(tmp_path):
-  result = run_binary("pipelines.train", "--batch_size=many", timeout=120)
-  assert result.returncode != 0
+def test_unparsable_flag_names_the_flag():
+  result = binaries.run_main("pipelines.train", "--batch_size=many")
+  assert result.returncode == 1
   assert "--batch_size" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -261,9 +261,14 @@ def train_and_evaluate(config: config_lib.Config, model_dir: str,
   manager = tf.train.CheckpointManager(
       checkpoint, os.path.join(write_dir, "checkpoints"),
       max_to_keep=train_config.keep_checkpoints)
-  if manager.latest_checkpoint:
-    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    logging.info("Resumed from %s at step %d.", manager.latest_checkpoint,
+  # Every worker resumes from the chief's checkpoint: a non-chief's own copy
+  # may be missing or older (a new worker), and a worker at another step
+  # would wait on collectives the others never run.
+  latest_checkpoint = tf.train.latest_checkpoint(
+      os.path.join(model_dir, "checkpoints"))
+  if latest_checkpoint:
+    checkpoint.restore(latest_checkpoint).assert_existing_objects_matched()
+    logging.info("Resumed from %s at step %d.", latest_checkpoint,
                  int(state.step.numpy()))
   start_step = int(state.step.numpy())
   if state.model.needs_data_init and start_step == 0:

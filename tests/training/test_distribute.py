@@ -71,11 +71,44 @@ def test_precision_and_xla_steps_stay_finite(tiny_config, mixed_precision,
   assert all(w.dtype == np.float32 for w in weights)  # Variables stay fp32.
 
 
-def test_steps_per_execution_runs_several_steps_per_call(tiny_config, tmp_path):
+def test_steps_per_execution_runs_several_steps_per_call(tiny_config, tmp_path,
+                                                         monkeypatch):
+  calls = []  # The num_steps of each call of a step function.
+  make_distributed_step = steps.make_distributed_step
+
+  def counted_distributed_step(*args, **kwargs):
+    step_fn = make_distributed_step(*args, **kwargs)
+
+    def counted(iterator, num_steps):
+      calls.append(int(num_steps))
+      return step_fn(iterator, num_steps)
+
+    return counted
+
+  monkeypatch.setattr(steps, "make_distributed_step",
+                      counted_distributed_step)
+  model_dir = str(tmp_path)
   config = tiny_config.replace(
-      train={"train_steps": 6, "steps_per_execution": 3, "log_every": 3,
-             "save_every": 6, "eval_every": 6})
-  assert train.train_and_evaluate(config, str(tmp_path))["step"] == 6
+      train={"train_steps": 10, "steps_per_execution": 4, "log_every": 3,
+             "save_every": 5, "eval_every": 0, "keep_checkpoints": 10})
+  assert train.train_and_evaluate(config, model_dir)["step"] == 10
+  # At most 4 steps a call, cut at every log (3, 6, 9) and save (5) step.
+  assert calls == [3, 2, 1, 3, 1]
+  checkpoint_dir = os.path.join(model_dir, "checkpoints")
+  assert [os.path.basename(path) for path in tf.train.get_checkpoint_state(
+      checkpoint_dir).all_model_checkpoint_paths] == ["ckpt-5", "ckpt-10"]
+  # Each call ran all its steps: the saved step counter and both optimizers'
+  # iterations count every one.
+  for number in (5, 10):
+    reader = tf.train.load_checkpoint(os.path.join(checkpoint_dir,
+                                                   f"ckpt-{number}"))
+    for counter in ("step", "gen_optimizer/_iterations",
+                    "disc_optimizer/_iterations"):
+      assert reader.get_tensor(
+          f"{counter}/.ATTRIBUTES/VARIABLE_VALUE") == number, counter
+  events = conftest.summary_events(os.path.join(model_dir,
+                                                train.TRAIN_LOG_DIR))
+  assert [step for step, _ in events["train/images_per_sec"]] == [3, 6, 9, 10]
 
 
 def test_auto_strategy_and_chief_rules(monkeypatch):
@@ -101,30 +134,48 @@ def _free_ports(count):
   return ports
 
 
-def test_two_worker_multi_worker_mirrored_trains_and_resumes(tmp_path):
+def test_two_worker_multi_worker_mirrored_resumes_and_trains(tiny_config,
+                                                             tmp_path):
   model_dir = str(tmp_path / "run")
+  # A run on one process leaves a checkpoint at step 2 in the chief's dir;
+  # both workers resume from it, whatever their own scratch dirs hold.
+  train.train_and_evaluate(tiny_config.replace(
+      train={"train_steps": 2, "save_every": 2, "eval_every": 0,
+             "log_every": 1}), model_dir)
   ports = _free_ports(2)
   cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
   flags = [f"--model_dir={model_dir}", "--preset=tiny", "--train_steps=4",
            "--save_every=2", "--eval_every=0", "--log_every=1",
            "--strategy=multi_worker"]
 
-  def launch(index, train_steps):
+  def launch(index):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_CONFIG=json.dumps(
         {"cluster": cluster, "task": {"type": "worker", "index": index}}))
     return subprocess.Popen(
-        [sys.executable, "-m", "pipelines.train", *flags,
-         f"--train_steps={train_steps}"], cwd=conftest.REPO_ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [sys.executable, "-m", "pipelines.train", *flags],
+        cwd=conftest.REPO_ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
 
-  for train_steps in (4, 6):  # The second round resumes the chief's state.
-    workers = [launch(index, train_steps) for index in range(2)]
-    outputs = [w.communicate(timeout=400)[0] for w in workers]
-    for worker, output in zip(workers, outputs):
-      assert worker.returncode == 0, output[-3000:]
-    latest = tf.train.latest_checkpoint(os.path.join(model_dir,
-                                                     "checkpoints"))
-    assert latest.endswith(f"ckpt-{train_steps}"), outputs[0][-2000:]
-  assert "Resumed from" in outputs[0] and "at step 4" in outputs[0]
+  workers = [launch(index) for index in range(2)]
+  try:
+    outputs = [worker.communicate(timeout=400)[0] for worker in workers]
+  finally:
+    for worker in workers:
+      if worker.poll() is None:
+        worker.kill()
+        worker.wait()
+  for worker, output in zip(workers, outputs):
+    assert worker.returncode == 0, output[-3000:]
+    assert "Resumed from" in output and "ckpt-2 at step 2." in output, (
+        output[-3000:])
+  checkpoint_dir = os.path.join(model_dir, "checkpoints")
+  assert tf.train.latest_checkpoint(checkpoint_dir).endswith("ckpt-4")
+  reader = tf.train.load_checkpoint(os.path.join(checkpoint_dir, "ckpt-4"))
+  assert reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == 4
+  # The chief logged steps 3 and 4 once each, after the first run's 1 and 2.
+  events = conftest.summary_events(os.path.join(model_dir,
+                                                train.TRAIN_LOG_DIR))
+  assert sorted(step for step, _ in events["train/images_per_sec"]) == [
+      1, 2, 3, 4]
   # The non-chief wrote only into its own scratch directory.
   assert os.listdir(os.path.join(model_dir, "workers")) == ["worker_1"]

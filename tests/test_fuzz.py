@@ -120,7 +120,16 @@ def test_folder_pipeline_uses_or_skips_every_fuzzed_file(files):
     sources = image_sources.make_sources(config, seed=0)
     pairs = list(sources.train.map(
         lambda rgb_uint8: pipeline.preprocess(rgb_uint8, config, training=False)))
-  assert len(pairs) + sources.skipped.count == len(files)
+    # Skipped: exactly the files read_rgb refuses, each with its reason.
+    refused = {}
+    for name in os.listdir(root):
+      path = os.path.join(root, name)
+      try:
+        image_io.read_rgb(path, max_pixels=MAX_PIXELS)
+      except image_io.ImageReadError as error:
+        refused[path] = str(error)
+  assert dict(sources.skipped.items()) == refused
+  assert len(pairs) + len(refused) == len(files)
   for l_channel, ab in pairs:
     assert l_channel.shape == (32, 32, 1) and ab.shape == (32, 32, 2)
     assert np.isfinite(l_channel.numpy()).all()
@@ -146,14 +155,26 @@ def test_encoded_bytes_path_drops_what_it_cannot_decode(encoded_images):
                     if _declares_at_most(image_bytes, MAX_PIXELS)]
   if not encoded_images:
     return
+  # Each input decoded on its own, eagerly: an image, or refused.
+  decodable = []
+  for image_bytes in encoded_images:
+    try:
+      decodable.append(image_sources.decode_encoded(
+          tf.constant(image_bytes)).numpy())
+    except tf.errors.InvalidArgumentError:
+      pass
   config = _data_config()
   dataset = (tf.data.Dataset.from_tensor_slices(encoded_images)
              .map(image_sources.decode_encoded).ignore_errors()
-             .map(lambda rgb_uint8: pipeline.preprocess(rgb_uint8, config,
-                                                    training=False)))
-  pairs = list(dataset)
-  assert len(pairs) <= len(encoded_images)
-  for l_channel, ab in pairs:
+             .map(lambda rgb_uint8: (rgb_uint8, pipeline.preprocess(
+                 rgb_uint8, config, training=False))))
+  outputs = list(dataset)
+  # Under tf.data exactly the refused inputs are dropped; every other one
+  # comes through whole, at its own size, and becomes a pair.
+  assert len(outputs) == len(decodable)
+  for expected, (rgb_uint8, (l_channel, ab)) in zip(decodable, outputs):
+    np.testing.assert_array_equal(rgb_uint8.numpy(), expected)
+    assert l_channel.shape == (32, 32, 1) and ab.shape == (32, 32, 2)
     assert np.isfinite(l_channel.numpy()).all()
     assert np.isfinite(ab.numpy()).all()
 

@@ -110,6 +110,8 @@ def interleaved_rates(calls: Dict[str, tuple], rounds: int,
   every variant alike, so their ratios hold where absolute rates do not.
   """
   rates = {name: [] for name in calls}
+  for call, _ in calls.values():
+    call()  # The first call after building another model can be slow.
   for _ in range(rounds):
     for name, (call, images) in calls.items():
       rates[name].append(_time_calls(call, 1, images, seconds_per_round))

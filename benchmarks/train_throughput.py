@@ -67,11 +67,19 @@ _ENCODER_WEIGHTS = flags.DEFINE_string(
     "the speed, so none by default.")
 
 
+_ENCODER_GENERATORS = ("mobilenet_unet", "resnet_unet")
+flags.register_validator(
+    "generators", lambda specs: bool(specs) and all(
+        spec in ("unet",) + _ENCODER_GENERATORS or
+        spec.removesuffix(":frozen") in _ENCODER_GENERATORS
+        for spec in specs),
+    message="--generators: expected unet, mobilenet_unet or resnet_unet; "
+    "NAME:frozen for an encoder generator with its encoder frozen.")
+
+
 def _variant(spec: str, config):
   """(config, step options) of one --generators entry."""
   generator, _, mode = spec.partition(":")
-  if mode not in ("", "frozen"):
-    raise ValueError(f"--generators={spec}: expected NAME or NAME:frozen.")
   label_weight = _LABEL_WEIGHT.value if generator == "unet" else 0.0
   config = config.replace(
       model={"generator": generator, "ab_head": _AB_HEAD.value,

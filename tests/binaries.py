@@ -40,9 +40,14 @@ def run_main(module_name: str, *args: str) -> Result:
     The exit status (a message given to sys.exit is printed to stderr and
     gives 1, as in a real process) and what was printed.
   """
-  known_flags = set(flags.FLAGS)
   was_parsed = flags.FLAGS.is_parsed()
   newly_imported = module_name not in sys.modules
+  # Other binaries' flags (a test module may have imported one) are set
+  # aside while this one runs, so that names they share do not collide.
+  set_aside = {name: flags.FLAGS[name] for name in list(flags.FLAGS)
+               if not _is_absl_flag(name)}
+  for name in set_aside:
+    delattr(flags.FLAGS, name)
   stdout, stderr = io.StringIO(), io.StringIO()
   # The binary's log lines, at INFO as app.run shows them: absl's own handler
   # keeps the stderr of its first use.
@@ -53,7 +58,10 @@ def run_main(module_name: str, *args: str) -> Result:
   absl_logger.setLevel(logging.INFO)
   returncode = 0
   try:
-    module = importlib.import_module(module_name)
+    module = sys.modules.get(module_name)
+    # Reloading defines the module's flags again.
+    module = (importlib.reload(module) if module is not None else
+              importlib.import_module(module_name))
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(
         stderr):
       try:
@@ -75,8 +83,17 @@ def run_main(module_name: str, *args: str) -> Result:
     flags.FLAGS.unparse_flags()
     if was_parsed:
       flags.FLAGS.mark_as_parsed()
-    if newly_imported:
-      for name in set(flags.FLAGS) - known_flags:
+    for name in list(flags.FLAGS):
+      if not _is_absl_flag(name):
         delattr(flags.FLAGS, name)
+    for name, flag in set_aside.items():
+      flags.FLAGS[name] = flag
+    if newly_imported:
       sys.modules.pop(module_name, None)
   return Result(returncode, stdout.getvalue(), stderr.getvalue())
+
+
+def _is_absl_flag(name: str) -> bool:
+  """absl's own flags (--helpfull, --logtostderr, ...), kept throughout."""
+  module = flags.FLAGS.find_module_defining_flag(name, default="")
+  return module.startswith("absl")

@@ -195,7 +195,27 @@ def build_encoder(generator: str, weights: str = "imagenet",
     for warning in caught:
       warnings.warn_explicit(warning.message, warning.category,
                              warning.filename, warning.lineno)
+  if weights != "none":
+    _batch_norm_inference(encoder)
   return encoder
+
+
+def _batch_norm_inference(encoder: keras.Model) -> None:
+  """Keeps a pretrained encoder's BatchNorm layers in inference mode.
+
+  They normalize with the pretrained moving statistics and keep their gamma
+  and beta while the convolutions fine-tune: the Keras transfer-learning
+  recipe, and what the shipped MobileNetV2 weights ask for (their statistics
+  were re-estimated from 100 photos after folding: ../shared/models/
+  SOURCES.md). Batch statistics of gray 96 px crops would drift from them.
+  A Keras 3 BatchNormalization that is not trainable runs in inference mode
+  even when called with training=True. Marked on the encoder, so that
+  frozen_encoder's thaw restores it.
+  """
+  for layer in encoder.layers:
+    if isinstance(layer, keras.layers.BatchNormalization):
+      layer.trainable = False
+  encoder.batch_norm_inference = True
 
 
 def decoder_filters(base_filters: int, max_filters: int):
@@ -331,3 +351,5 @@ def frozen_encoder(generator: keras.Model):
       if not _freeze_depth[key]:
         del _freeze_depth[key]
         encoder.trainable = True
+        if getattr(encoder, "batch_norm_inference", False):
+          _batch_norm_inference(encoder)

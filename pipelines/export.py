@@ -14,6 +14,8 @@ a*b* are upsampled to each photo's size guided by its L* (joint bilateral);
 
   colorizer-export --model_dir=runs/photos --name=photos_bilinear \
       --noguided_upsample
+
+--weights_dtype=float16 halves the file (docs/serving.md#float16-weights).
 """
 
 import sys
@@ -54,6 +56,10 @@ _GUIDED_UPSAMPLE = flags.DEFINE_bool(
     "its full-size L* (joint bilateral: color stays within edges); false: "
     "bilinear. Unset: the training config's export.guided_upsample (true "
     "unless the run set it).")
+_WEIGHTS_DTYPE = flags.DEFINE_enum(
+    "weights_dtype", "float32", ["float32", "float16"],
+    "float16 stores the generator's large weights in half precision: half "
+    "the file, computed in float32 (the shipped photo model's).")
 flags.mark_flag_as_required("model_dir")
 
 
@@ -75,7 +81,8 @@ def main(argv):
         _MODEL_DIR.value, _CHECKPOINT.value or None, name=_NAME.value or None,
         version=_VERSION.value or None, base_dir=_BASE_DIR.value or None,
         render_size=_RENDER_SIZE.value or None, overrides=overrides,
-        guided_upsample=_GUIDED_UPSAMPLE.value)
+        guided_upsample=_GUIDED_UPSAMPLE.value,
+        weights_dtype=_WEIGHTS_DTYPE.value)
   except ValueError as error:
     sys.exit(f"colorizer-export: error: {error}")
   print(f"Exported {version_dir}")

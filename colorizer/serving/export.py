@@ -206,6 +206,46 @@ def _composite_on_white(image: tf.Tensor) -> tf.Tensor:
   return tf.cast(tf.round(tf.clip_by_value(rgb, 0.0, 255.0)), tf.uint8)
 
 
+WEIGHTS_DTYPES = ("float32", "float16")
+# Smaller variables (biases, BatchNorm statistics) stay float32 in a float16
+# export: they are a rounding error of the size.
+_FLOAT16_MIN_SIZE = 4096
+
+
+class Float16Weights:
+  """A generator whose large weights are held in float16, computed in float32.
+
+  Calling it casts the stored copies back to float32 and runs the model
+  statelessly on them (keras.Model.stateless_call), so a SavedModel of a
+  module holding `stored` (not the model) keeps each large weight in two
+  bytes: half the file, for an output within float16's rounding of the
+  float32 model's (tests/serving/test_export_float16.py measures it).
+  """
+
+  def __init__(self, generator: keras.Model):
+    self._generator = generator
+
+    def stored(variable):
+      value = tf.convert_to_tensor(variable)
+      if value.dtype == tf.float32 and value.shape.num_elements() >= (
+          _FLOAT16_MIN_SIZE):
+        value = tf.cast(value, tf.float16)
+      return tf.Variable(value, trainable=False)
+
+    self._num_trainable = len(generator.trainable_variables)
+    self.stored = [stored(variable) for variable in
+                   generator.trainable_variables
+                   + generator.non_trainable_variables]
+
+  def __call__(self, model_input, training=False):
+    values = [tf.cast(variable, tf.float32) if variable.dtype == tf.float16
+              else tf.convert_to_tensor(variable) for variable in self.stored]
+    outputs, _ = self._generator.stateless_call(
+        values[:self._num_trainable], values[self._num_trainable:],
+        model_input, training=training)
+    return outputs
+
+
 class ColorizerModule(tf.Module):
   """What the SavedModel holds: the generator and the serving functions."""
 
@@ -213,11 +253,19 @@ class ColorizerModule(tf.Module):
                max_pixels: int = DEFAULT_MAX_PIXELS, render_multiple: int = 1,
                max_render_size: Optional[int] = None,
                input_mode: str = "grayscale", test_time_flip: bool = False,
-               guided_upsample: bool = True):
+               guided_upsample: bool = True, weights_dtype: str = "float32"):
     super().__init__(name="colorizer")
     if input_mode not in ("grayscale", "sketch"):
       raise ValueError(f"Unknown input_mode {input_mode!r}.")
-    self.generator = generator
+    if weights_dtype not in WEIGHTS_DTYPES:
+      raise ValueError(f"--weights_dtype={weights_dtype}: expected one of "
+                       f"{', '.join(WEIGHTS_DTYPES)}.")
+    if weights_dtype == "float32":
+      self.generator = generator
+    else:
+      # Only the float16 copies are tracked, so only they are saved.
+      generator = Float16Weights(generator)
+      self.float16_weights = generator.stored
     self._predict = networks.inference_fn(generator, test_time_flip)
     self.render_size = render_size
     self.max_pixels = max_pixels
@@ -336,7 +384,8 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
            name: str, version: Optional[int] = None,
            render_size: Optional[int] = None, step: Optional[int] = None,
            max_pixels: int = DEFAULT_MAX_PIXELS,
-           guided_upsample: Optional[bool] = None, preset: str = "") -> str:
+           guided_upsample: Optional[bool] = None, preset: str = "",
+           weights_dtype: str = "float32") -> str:
   """Writes a SavedModel to base_dir/name/version, atomically.
 
   The model is written to a hidden temporary directory beside the target and
@@ -359,6 +408,8 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
       the config saved there carries it.
     preset: the --preset the run trained from, recorded in the metadata
       (with the export's UTC date and time) for describe_export.
+    weights_dtype: "float16" stores the generator's large weights in half
+      precision (half the file; computed in float32, see Float16Weights).
 
   Returns:
     The version directory written.
@@ -383,7 +434,8 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
                            render_multiple=render_multiple,
                            input_mode=input_mode,
                            test_time_flip=config.model.test_time_flip,
-                           guided_upsample=config.export.guided_upsample)
+                           guided_upsample=config.export.guided_upsample,
+                           weights_dtype=weights_dtype)
   signatures = {
       SERVING_SIGNATURE: module.serve_bytes.get_concrete_function(),
       RENDER_SIZE_SIGNATURE: module.serve_bytes_at_size.get_concrete_function(),
@@ -409,6 +461,7 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
                 "max_render_size": module.max_render_size,
                 "guided_upsample": module.guided_upsample,
                 "png_compression": PNG_COMPRESSION,
+                "weights_dtype": weights_dtype,
                 "preset": preset or None,
                 "exported": datetime.datetime.now(
                     datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -487,13 +540,14 @@ def export_from_model_dir(
     name: Optional[str] = None, version: Optional[int] = None,
     base_dir: Optional[str] = None, render_size: Optional[int] = None,
     overrides: config_lib.InferenceOverrides = config_lib.InferenceOverrides(),
-    guided_upsample: Optional[bool] = None) -> str:
+    guided_upsample: Optional[bool] = None,
+    weights_dtype: str = "float32") -> str:
   """Restores a checkpoint from a model dir and exports it.
 
   name (auto: the run's name) and base dir default to the config's export
   group (see default_name). overrides: see restore_generator;
-  guided_upsample: see export. The metadata records the preset config.json
-  names.
+  guided_upsample, weights_dtype: see export. The metadata records the
+  preset config.json names.
   """
   generator, config, step = restore_generator(model_dir, checkpoint_path,
                                               overrides)
@@ -502,7 +556,8 @@ def export_from_model_dir(
   return export(generator, config, base_dir or config.export.export_base_dir,
                 name, version=version, render_size=render_size, step=step,
                 guided_upsample=guided_upsample,
-                preset=config_lib.load_preset(model_dir))
+                preset=config_lib.load_preset(model_dir),
+                weights_dtype=weights_dtype)
 
 
 def describe_export(version_dir: str) -> str:

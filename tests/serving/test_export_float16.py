@@ -1,6 +1,7 @@
 """--weights_dtype=float16: half the SavedModel, the float32 model's output."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -65,3 +66,34 @@ def test_bad_weights_dtype_is_a_one_line_error(tmp_path):
   lines = [line for line in result.stderr.splitlines() if line.strip()]
   assert any("--weights_dtype" in line and "float16" in line
              for line in lines), result.stderr
+
+
+def test_compare_exports_reports_how_far_apart_they_are(exports, tmp_path):
+  for index in range(3):
+    with open(tmp_path / f"photo_{index}.png", "wb") as f:
+      f.write(conftest.encoded(conftest.random_photo(30, 40, seed=index),
+                               "PNG"))
+  result = binaries.run_main(
+      "tools.compare_exports",
+      f"--models={exports['float32']},{exports['float16']}",
+      f"--images={tmp_path}/*.png", "--num_images=0")
+  assert result.returncode == 0, result.stderr
+  match = re.search(r"3 photos: largest difference (\d+) of 255; PSNR "
+                    r"between the exports ([\d.]+|inf) dB", result.stdout)
+  assert match, result.stdout
+  # This tiny model's rounded weights may move no served value at all.
+  assert int(match.group(1)) <= 2 and float(match.group(2)) > 40
+  # Another model is told apart: its colors differ by far more.
+  config = config_lib.tiny().replace(model={"base_filters": 16})
+  generator = networks.build_generator(config, seed=6)
+  layer = generator.get_layer("ab_deconv")
+  kernel, bias = layer.get_weights()
+  layer.set_weights([kernel * 100.0, bias])
+  other = export.export(generator, config, str(tmp_path / "models"), "other")
+  different = binaries.run_main(
+      "tools.compare_exports", f"--models={exports['float32']},{other}",
+      f"--images={tmp_path}/*.png")
+  match = re.search(r"largest difference (\d+) of 255; PSNR between the "
+                    r"exports ([\d.]+) dB", different.stdout)
+  assert match and int(match.group(1)) > 10, different.stdout
+  assert float(match.group(2)) < 40, different.stdout

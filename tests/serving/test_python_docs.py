@@ -29,10 +29,10 @@ def _python_blocks():
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
-  """A directory with a tiny export at savedmodels/photos/1 and the photos."""
+  """A directory with a tiny export at version 2, as the shipped model's."""
   config = config_lib.tiny()
   export.export(networks.build_generator(config, seed=0), config,
-                str(tmp_path / "models"), "tiny")
+                str(tmp_path / "models"), "tiny", version=2)
   monkeypatch.chdir(tmp_path)
   Image.fromarray(conftest.random_photo(45, 70, seed=1)).save("old_photo.jpg")
   for index in (1, 2):

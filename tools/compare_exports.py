@@ -12,8 +12,6 @@ PSNR of one output against the other (the smallest and the mean).
 """
 
 import glob
-import io
-import math
 
 from absl import app
 from absl import flags
@@ -37,19 +35,18 @@ def spread(paths, count: int):
 
 def compare(outputs_a, outputs_b):
   """Largest difference of one value and per-pair PSNRs, in dB."""
+  from colorizer.evaluation import metrics  # pylint: disable=g-import-not-at-top
   largest, psnrs = 0, []
   for rgb_a, rgb_b in zip(outputs_a, outputs_b):
-    difference = np.abs(rgb_a.astype(np.int64) - rgb_b.astype(np.int64))
-    largest = max(largest, int(difference.max()))
-    mse = float((difference.astype(np.float64) ** 2).mean())
-    psnrs.append(math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse))
+    rgb_a, rgb_b = rgb_a.astype(np.int64), rgb_b.astype(np.int64)
+    largest = max(largest, int(np.abs(rgb_a - rgb_b).max()))
+    psnrs.append(float(metrics.psnr(rgb_a[None], rgb_b[None], 255)[0]))
   return largest, psnrs
 
 
 def _colorize(colorizer, path: str) -> np.ndarray:
-  with open(path, "rb") as f:
-    png = colorizer.colorize_png(f.read())
-  return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+  with Image.open(path) as image:
+    return np.asarray(colorizer.colorize_image(image))
 
 
 def main(argv):

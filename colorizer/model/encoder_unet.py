@@ -209,13 +209,12 @@ def _batch_norm_inference(encoder: keras.Model) -> None:
   were re-estimated from 100 photos after folding: ../shared/models/
   SOURCES.md). Batch statistics of gray 96 px crops would drift from them.
   A Keras 3 BatchNormalization that is not trainable runs in inference mode
-  even when called with training=True. Marked on the encoder, so that
-  frozen_encoder's thaw restores it.
+  even when called with training=True. frozen_encoder's thaw restores each
+  layer's own flag, so this outlasts the freeze.
   """
   for layer in encoder.layers:
     if isinstance(layer, keras.layers.BatchNormalization):
       layer.trainable = False
-  encoder.batch_norm_inference = True
 
 
 def decoder_filters(base_filters: int, max_filters: int):
@@ -319,6 +318,8 @@ def require_encoder(generator: keras.Model) -> keras.Model:
 
 _freeze_lock = threading.Lock()
 _freeze_depth = collections.Counter()
+# Per frozen encoder, each layer's trainable flag before the first freeze.
+_trainable_before = {}
 
 
 @contextlib.contextmanager
@@ -331,9 +332,11 @@ def frozen_encoder(generator: keras.Model):
   alone, when not trainable). Within a tf.function this holds for what is
   traced inside the block, i.e. for the whole traced step.
 
-  The state is counted, not saved and restored: MirroredStrategy traces each
-  replica's step in its own thread, and the threads interleave at merge
-  calls; the encoder is thawed when the last block exits.
+  Nested blocks are counted: MirroredStrategy traces each replica's step in
+  its own thread, and the threads interleave at merge calls. The first
+  block saves each layer's trainable flag and the last one to exit restores
+  them, so layers that were not trainable before (a pretrained encoder's
+  BatchNorm) stay so.
 
   Raises:
     ValueError: if the generator has no encoder (--generator=unet).
@@ -341,6 +344,8 @@ def frozen_encoder(generator: keras.Model):
   encoder = require_encoder(generator)
   key = id(encoder)
   with _freeze_lock:
+    if not _freeze_depth[key]:
+      _trainable_before[key] = [layer.trainable for layer in encoder.layers]
     _freeze_depth[key] += 1
     encoder.trainable = False
   try:
@@ -351,5 +356,6 @@ def frozen_encoder(generator: keras.Model):
       if not _freeze_depth[key]:
         del _freeze_depth[key]
         encoder.trainable = True
-        if getattr(encoder, "batch_norm_inference", False):
-          _batch_norm_inference(encoder)
+        for layer, trainable in zip(encoder.layers,
+                                    _trainable_before.pop(key)):
+          layer.trainable = trainable

@@ -56,6 +56,7 @@ from colorizer.data import image_header
 from colorizer.data import sketch
 from colorizer.model import colorizer_model
 from colorizer.model import networks
+from colorizer.serving import float16_weights
 from colorizer.serving import joint_bilateral
 from colorizer.serving import shipped
 
@@ -206,46 +207,6 @@ def _composite_on_white(image: tf.Tensor) -> tf.Tensor:
   return tf.cast(tf.round(tf.clip_by_value(rgb, 0.0, 255.0)), tf.uint8)
 
 
-WEIGHTS_DTYPES = ("float32", "float16")
-# Smaller variables (biases, BatchNorm statistics) stay float32 in a float16
-# export: they are a rounding error of the size.
-_FLOAT16_MIN_SIZE = 4096
-
-
-class Float16Weights:
-  """A generator whose large weights are held in float16, computed in float32.
-
-  Calling it casts the stored copies back to float32 and runs the model
-  statelessly on them (keras.Model.stateless_call), so a SavedModel of a
-  module holding `stored` (not the model) keeps each large weight in two
-  bytes: half the file, for an output within float16's rounding of the
-  float32 model's (tests/serving/test_export_float16.py measures it).
-  """
-
-  def __init__(self, generator: keras.Model):
-    self._generator = generator
-
-    def stored(variable):
-      value = tf.convert_to_tensor(variable)
-      if value.dtype == tf.float32 and value.shape.num_elements() >= (
-          _FLOAT16_MIN_SIZE):
-        value = tf.cast(value, tf.float16)
-      return tf.Variable(value, trainable=False)
-
-    self._num_trainable = len(generator.trainable_variables)
-    self.stored = [stored(variable) for variable in
-                   generator.trainable_variables
-                   + generator.non_trainable_variables]
-
-  def __call__(self, model_input, training=False):
-    values = [tf.cast(variable, tf.float32) if variable.dtype == tf.float16
-              else tf.convert_to_tensor(variable) for variable in self.stored]
-    outputs, _ = self._generator.stateless_call(
-        values[:self._num_trainable], values[self._num_trainable:],
-        model_input, training=training)
-    return outputs
-
-
 class ColorizerModule(tf.Module):
   """What the SavedModel holds: the generator and the serving functions."""
 
@@ -257,14 +218,14 @@ class ColorizerModule(tf.Module):
     super().__init__(name="colorizer")
     if input_mode not in ("grayscale", "sketch"):
       raise ValueError(f"Unknown input_mode {input_mode!r}.")
-    if weights_dtype not in WEIGHTS_DTYPES:
+    if weights_dtype not in float16_weights.WEIGHTS_DTYPES:
       raise ValueError(f"--weights_dtype={weights_dtype}: expected one of "
-                       f"{', '.join(WEIGHTS_DTYPES)}.")
+                       f"{', '.join(float16_weights.WEIGHTS_DTYPES)}.")
     if weights_dtype == "float32":
       self.generator = generator
     else:
       # Only the float16 copies are tracked, so only they are saved.
-      generator = Float16Weights(generator)
+      generator = float16_weights.Float16Weights(generator)
       self.float16_weights = generator.stored
     self._predict = networks.inference_fn(generator, test_time_flip)
     self.render_size = render_size
@@ -409,7 +370,7 @@ def export(generator: keras.Model, config: config_lib.Config, base_dir: str,
     preset: the --preset the run trained from, recorded in the metadata
       (with the export's UTC date and time) for describe_export.
     weights_dtype: "float16" stores the generator's large weights in half
-      precision (half the file; computed in float32, see Float16Weights).
+      precision (half the file; computed in float32, see float16_weights).
 
   Returns:
     The version directory written.

@@ -10,6 +10,7 @@ import tensorflow as tf
 from colorizer import config as config_lib
 from colorizer.model import networks
 from colorizer.serving import export
+from colorizer.serving import float16_weights
 from tests import conftest
 from tests import binaries
 
@@ -28,7 +29,7 @@ def exports(tmp_path_factory):
   base_dir = str(tmp_path_factory.mktemp("savedmodels"))
   return {dtype: export.export(generator, config, base_dir, dtype,
                                weights_dtype=dtype)
-          for dtype in export.WEIGHTS_DTYPES}
+          for dtype in float16_weights.WEIGHTS_DTYPES}
 
 
 def test_float16_export_is_about_half_the_size(exports):

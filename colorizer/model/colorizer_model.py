@@ -30,6 +30,8 @@ from colorizer.model import networks
 GENERATOR_GROUP = "generator"
 ENCODER_GROUP = "encoder"
 DISCRIMINATOR_GROUP = "discriminator"
+# The checkpoint key of the cross-entropy's class weights (--rebalance_mix).
+CLASS_WEIGHTS_ITEM = "class_weights"
 _PRECISION_POLICIES = {"none": "float32", "bfloat16": "mixed_bfloat16",
                        "float16": "mixed_float16"}
 
@@ -229,8 +231,8 @@ class ColorizerModel:
     return (label_head_lib.cross_entropy_per_example(label_logits, label),
             label_head_lib.correct_per_example(label_logits, label))
 
-  def initialize_from_data(self, ab_normalized_batches: Iterable[tf.Tensor]
-                           ) -> str:
+  def initialize_from_data(self, ab_normalized_batches: Iterable[tf.Tensor],
+                           class_weights_only: bool = False) -> str:
     """--ab_head=classes: weights from the training data's a*b* prior.
 
     The cross-entropy's (--rebalance_mix, when below 1) go to
@@ -239,6 +241,8 @@ class ColorizerModel:
 
     Args:
       ab_normalized_batches: training batches of normalized a*b*.
+      class_weights_only: leave the decode's weights as they are (restored
+        from a checkpoint).
 
     Returns:
       A line for the log.
@@ -250,8 +254,9 @@ class ColorizerModel:
         counts, self.config.loss.rebalance_mix)
     if self.class_weights is not None:
       self.class_weights.assign(loss_weights)
-    ab_classes.set_prior_weights(self.generator,
-                                 ab_classes.rebalancing_weights(counts))
+    if not class_weights_only:
+      ab_classes.set_prior_weights(self.generator,
+                                   ab_classes.rebalancing_weights(counts))
     return (f"a*b* prior from {int(counts.sum())} pixels: "
             f"{int((counts > 0).sum())} of {counts.size} classes seen; loss "
             f"weights {np.min(loss_weights):.2f}..{np.max(loss_weights):.2f}.")
@@ -260,7 +265,7 @@ class ColorizerModel:
     """What a checkpoint holds of the model, by checkpoint key."""
     items = {"generator": self.generator,
              "discriminator": self.discriminator,
-             "class_weights": self.class_weights,
+             CLASS_WEIGHTS_ITEM: self.class_weights,
              "label_head": self.label_head}
     return {name: value for name, value in items.items() if value is not None}
 

@@ -8,7 +8,7 @@ The step is a closure over the models and optimizers it is given: no globals.
 
 import contextlib
 import dataclasses
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 from absl import logging
 import keras
@@ -48,14 +48,16 @@ class TrainState:
   def class_weights(self) -> Optional[tf.Variable]:
     return self.model.class_weights
 
-  def checkpoint(self) -> tf.train.Checkpoint:
+  def checkpoint(self, leave_out: Sequence[str] = ()) -> tf.train.Checkpoint:
+    """The run's checkpoint; leave_out names items not to restore."""
     optimizers = {"gen_optimizer": self.gen_optimizer,
                   "disc_optimizer": self.disc_optimizer,
                   "encoder_optimizer": self.encoder_optimizer}
-    return tf.train.Checkpoint(
-        step=self.step, **self.model.checkpoint_items(),
-        **{name: value for name, value in optimizers.items()
-           if value is not None})
+    items = {"step": self.step, **self.model.checkpoint_items(),
+             **{name: value for name, value in optimizers.items()
+                if value is not None}}
+    return tf.train.Checkpoint(**{name: value for name, value in items.items()
+                                  if name not in leave_out})
 
 
 def learning_rate_at(step: tf.Tensor, base_rate: float,

@@ -23,6 +23,7 @@ from colorizer import config as config_lib
 from colorizer.data import pipeline
 from colorizer import progress as progress_lib
 from colorizer.training import distribute
+from colorizer.training import restore
 from colorizer.training import steps
 from colorizer.training import validation
 
@@ -190,16 +191,6 @@ def _phase(step: int, train_config: config_lib.TrainConfig):
   return adversarial, frozen, end
 
 
-def _initialize_from_data(config: config_lib.Config,
-                          state: steps.TrainState) -> None:
-  """Runs the model's data-dependent initialization on training batches."""
-  train_ds, _, _ = pipeline.make_datasets(config.data, config.train.batch_size,
-                                          config.train.seed)
-  logging.info(state.model.initialize_from_data(
-      ab_normalized for _, ab_normalized
-      in train_ds.take(config.loss.prior_batches)))
-
-
 def train_and_evaluate(config: config_lib.Config, model_dir: str,
                        strategy: Optional[tf.distribute.Strategy] = None,
                        preset: str = "") -> Dict[str, float]:
@@ -266,13 +257,13 @@ def train_and_evaluate(config: config_lib.Config, model_dir: str,
   # would wait on collectives the others never run.
   latest_checkpoint = tf.train.latest_checkpoint(
       os.path.join(model_dir, "checkpoints"))
-  if latest_checkpoint:
-    checkpoint.restore(latest_checkpoint).assert_existing_objects_matched()
-    logging.info("Resumed from %s at step %d.", latest_checkpoint,
-                 int(state.step.numpy()))
+  derive_class_weights = (restore.restore(state, latest_checkpoint)
+                          if latest_checkpoint else False)
   start_step = int(state.step.numpy())
   if state.model.needs_data_init and start_step == 0:
-    _initialize_from_data(config, state)
+    restore.initialize_from_data(config, state)
+  elif derive_class_weights:
+    restore.initialize_from_data(config, state, class_weights_only=True)
 
   # {(adversarial, encoder_frozen): step function}. A tf.function traces on
   # its first call, so only the phases this run reaches are traced: at most

@@ -218,6 +218,34 @@ def test_training_sets_class_weights_from_the_data_and_resume_keeps_them(
       tf.train.load_variable(resumed, key), weights)
 
 
+def test_a_run_without_rebalancing_continues_with_it(tmp_path):
+  # A branch of a run trained with --rebalance_mix=1 (no class weights in its
+  # checkpoint) continued with 0.5: the weights come from the data, the
+  # restored decode weights stay, and everything else still must match.
+  model_dir = str(tmp_path)
+  config = _classes_config().replace(
+      loss={"rebalance_mix": 1.0},
+      train={"train_steps": 2, "pretrain_steps": 2, "save_every": 2})
+  train.train_and_evaluate(config, model_dir)
+  first = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
+  assert not any(name.startswith("class_weights")
+                 for name, _ in tf.train.list_variables(first))
+  decode_key = next(name for name, _ in tf.train.list_variables(first)
+                    if "log_class_weights" in name)
+  metrics = train.train_and_evaluate(
+      config.replace(loss={"rebalance_mix": 0.5},
+                     train={"train_steps": 4, "pretrain_steps": 4}),
+      model_dir)
+  assert metrics["step"] == 4
+  resumed = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
+  key = next(name for name, _ in tf.train.list_variables(resumed)
+             if name.startswith("class_weights"))
+  weights = tf.train.load_variable(resumed, key)
+  assert weights.max() > 2 * weights.min()  # Rebalanced, not all ones.
+  np.testing.assert_array_equal(tf.train.load_variable(resumed, decode_key),
+                                tf.train.load_variable(first, decode_key))
+
+
 def test_training_stores_the_decode_weights_in_the_generator(
     classes_model_dir):
   model_dir, _ = classes_model_dir

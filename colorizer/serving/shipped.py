@@ -4,9 +4,9 @@ A MobileNetV2 U-Net trained by the photos preset on Imagenette's and
 Places' photographs (its command and its quality table:
 savedmodels/photos/README.md and docs/photos.md), committed in TF Serving's
 layout, and used wherever a binary needs a model and none is given
-(colorizer-web). Exports that no one
-named explicitly stay off its name (personal_name), so that a training run
-never becomes what loads as the shipped model.
+(colorizer-web). Exports that no one named explicitly stay off its name
+(personal_name), so that a training run never becomes what loads as the
+shipped model.
 """
 
 import os

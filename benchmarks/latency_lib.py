@@ -65,6 +65,7 @@ def graph_stages(loaded, metadata):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from colorizer import color  # pylint: disable=g-import-not-at-top
   from colorizer.serving import export  # pylint: disable=g-import-not-at-top
+  from colorizer.serving import full_resolution  # pylint: disable=g-import-not-at-top
   from colorizer.serving import joint_bilateral  # pylint: disable=g-import-not-at-top
   render_size = metadata["render_size"]
   guided = metadata.get("guided_upsample", False)
@@ -78,8 +79,8 @@ def graph_stages(loaded, metadata):
   three_steps = lambda l_star, ab: color.rgb_float_to_uint8(color.lab_to_rgb(
       tf.concat([l_star, color.clamp_ab_to_gamut(l_star, ab, 12)], -1)))[0]
   return [
-      ("decode", "decode_rgb_uint8", export.decode_rgb_uint8, ("bytes",),
-       "rgb"),
+      ("decode", "decode_rgb_uint8", full_resolution.decode_rgb_uint8,
+       ("bytes",), "rgb"),
       ("decode", "decode_image_alone", decode_native, ("bytes",), None),
       ("l_star", "from_uint8_table", lambda rgb_uint8: (
           color.l_star_from_rgb_uint8(rgb_uint8)[None]), ("rgb",), "l_star"),

@@ -33,6 +33,7 @@ from colorizer.data import pipeline
 from colorizer.model import networks
 from colorizer.serving import colorize_lib
 from colorizer.serving import export
+from colorizer.serving import full_resolution
 from colorizer.training import train
 from tests import bad_inputs
 
@@ -298,7 +299,7 @@ def test_serving_colorizes_every_good_case_at_its_stored_size(serve):
 def test_in_graph_decode_agrees_with_read_rgb():
   for case in bad_inputs.GOOD_CASES:
     image_bytes = case.make()
-    decoded = export.decode_rgb_uint8(tf.constant(image_bytes)).numpy()
+    decoded = full_resolution.decode_rgb_uint8(tf.constant(image_bytes)).numpy()
     shown = image_io.read_rgb(image_bytes)
     if case.shown_size != case.stored_size:  # EXIF: the graph keeps storage.
       shown = np.rot90(shown, k=1)
@@ -324,8 +325,8 @@ def test_serving_refuses_header_bombs_before_decoding(serve, name):
   with pytest.raises(tf.errors.InvalidArgumentError) as error:
     serve(make())
   message = colorize_lib.error_summary(error.value)
-  assert (f"{export.DEFAULT_MAX_PIXELS}-pixel limit in its header; refused "
-          "before decoding" in message), message
+  assert (f"{full_resolution.DEFAULT_MAX_PIXELS}-pixel limit in its header; "
+          "refused before decoding" in message), message
   assert f"[{height}] [{width}]" in message, message
   assert _peak_rss_mb() - peak_before < BOMB_MEMORY_MB
 
@@ -353,7 +354,8 @@ def test_gif_frame_larger_than_its_screen_is_caught_after_decoding():
   gif[6:10] = (16).to_bytes(2, "little") * 2  # A 16 x 16 logical screen.
   with pytest.raises(tf.errors.InvalidArgumentError,
                      match="larger than the 100000-pixel limit"):
-    export.decode_rgb_uint8(tf.constant(bytes(gif)), max_pixels=100_000)
+    full_resolution.decode_rgb_uint8(tf.constant(bytes(gif)),
+                                     max_pixels=100_000)
 
 
 def test_a_malformed_exif_block_does_not_lose_the_photo():

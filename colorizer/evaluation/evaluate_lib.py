@@ -11,7 +11,7 @@ Two kinds of model load the same way into a `LoadedModel`:
   * an exported SavedModel, through its colorize_lab signature: exactly what
     TF Serving runs;
   * a training model dir, whose latest checkpoint runs through
-    export.predict_ab at the config's image_size.
+    full_resolution.predict_ab at the config's image_size.
 
 Metrics come from colorizer.evaluation.metrics (see its docstrings for the formulas);
 FD-MobileNetV2 and FID from colorizer.evaluation.frechet when the network's weights
@@ -205,7 +205,7 @@ def load_model_dir(
     model_dir: str, checkpoint_path: Optional[str] = None,
     overrides: config_lib.InferenceOverrides = config_lib.InferenceOverrides(),
     render_size: int = 0) -> LoadedModel:
-  """Restores a training checkpoint and scores it through export.predict_ab.
+  """Restores a checkpoint and scores it through full_resolution.predict_ab.
 
   Args:
     model_dir: a training model dir (config.json and checkpoints/).
@@ -224,6 +224,7 @@ def load_model_dir(
       cannot take.
   """
   from colorizer.serving import export  # pylint: disable=g-import-not-at-top
+  from colorizer.serving import full_resolution  # pylint: disable=g-import-not-at-top
   from colorizer.model import colorizer_model  # pylint: disable=g-import-not-at-top
   from colorizer.model import networks  # pylint: disable=g-import-not-at-top
   run_config = config_lib.load(model_dir)
@@ -236,7 +237,7 @@ def load_model_dir(
   @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1],
                                               tf.float32)])
   def predict_ab(l_star):
-    return export.predict_ab(generator_fn, l_star, render_size)
+    return full_resolution.predict_ab(generator_fn, l_star, render_size)
 
   return LoadedModel(predict_ab=predict_ab, config=config, step=step,
                      path=model_dir, render_size=render_size)

@@ -20,6 +20,7 @@ from colorizer import flags_lib
 from colorizer.model import encoder_unet
 from colorizer.model import networks
 from colorizer.serving import export
+from colorizer.serving import full_resolution
 from colorizer.training import steps
 from colorizer.training import train
 
@@ -208,7 +209,7 @@ def test_train_freeze_then_export_without_the_weights_file(tmp_path):
   l_star = tf.random.uniform([1, 40, 50, 1], 0, 100, seed=3)
   np.testing.assert_allclose(
       loaded.signatures["colorize_lab"](l_star=l_star)["ab"],
-      export.predict_ab(lambda l: generator(l, training=False), l_star,
+      full_resolution.predict_ab(lambda l: generator(l, training=False), l_star,
                         IMAGE_SIZE), atol=1e-3)
 
 

@@ -29,6 +29,7 @@ from colorizer import config as config_lib
 from colorizer.data import image_io
 from colorizer.model import networks
 from colorizer.serving import export
+from colorizer.serving import full_resolution
 from tests import conftest
 
 REPO_ROOT = conftest.REPO_ROOT
@@ -145,7 +146,7 @@ def test_colorize_lab_matches_keras_generator(loaded, generator_fn):
   l_star = tf.random.stateless_uniform([2, 45, 70, 1], seed=[1, 2],
                                        maxval=100.0)
   served = loaded.signatures[export.LAB_SIGNATURE](l_star=l_star)["ab"]
-  expected = export.predict_ab(generator_fn, l_star, RENDER_SIZE)
+  expected = full_resolution.predict_ab(generator_fn, l_star, RENDER_SIZE)
   np.testing.assert_allclose(served.numpy(), expected.numpy(), atol=AB_ATOL)
   assert float(tf.reduce_max(tf.abs(served))) > 20.0, "generator too gray"
   # The gamut clamp is part of the served path: every color has an sRGB value
@@ -158,7 +159,7 @@ def test_colorize_lab_matches_keras_generator(loaded, generator_fn):
 def test_serving_default_matches_keras_generator(loaded, generator_fn):
   rgb_uint8 = _pattern_rgb(50, 66)
   [served] = _serve(loaded, [_encode(Image.fromarray(rgb_uint8), "PNG")])
-  expected = export.colorize_rgb(generator_fn, rgb_uint8, RENDER_SIZE)
+  expected = full_resolution.colorize_rgb(generator_fn, rgb_uint8, RENDER_SIZE)
   # Graph and eager float32 may round a channel to a neighbouring level.
   np.testing.assert_allclose(_decode_png(served), expected.numpy(), atol=1)
 
@@ -240,7 +241,7 @@ def test_render_size_signature(loaded, generator_fn):
   rgb_uint8 = _pattern_rgb(40, 52)
   png_bytes = _encode(Image.fromarray(rgb_uint8), "PNG")
   [at_64] = _serve(loaded, [png_bytes], render_size=tf.constant(64))
-  expected = export.colorize_rgb(generator_fn, rgb_uint8, 64)
+  expected = full_resolution.colorize_rgb(generator_fn, rgb_uint8, 64)
   np.testing.assert_allclose(_decode_png(at_64), expected.numpy(), atol=1)
   # At the export's own size it is serving_default.
   [at_export_size] = _serve(loaded, [png_bytes],
@@ -307,8 +308,8 @@ def test_guided_upsample_on_and_off_both_serve(
         export={"guided_upsample": guided})
     [png] = _serve(tf.saved_model.load(path), [png_bytes])
     served[guided] = _decode_png(png)
-    expected = export.colorize_rgb(generator_fn, rgb_uint8, RENDER_SIZE,
-                                   guided_upsample=guided)
+    expected = full_resolution.colorize_rgb(
+        generator_fn, rgb_uint8, RENDER_SIZE, guided_upsample=guided)
     np.testing.assert_allclose(served[guided], expected.numpy(), atol=1)
     _assert_lightness_kept(served[guided], rgb_uint8)
   # The two upsamplings differ where the disc's edge is.
@@ -322,8 +323,9 @@ def test_colorize_lab_with_guided_upsample_off(bilinear_version_dir,
   served = tf.saved_model.load(bilinear_version_dir).signatures[
       export.LAB_SIGNATURE](l_star=l_star)["ab"]
   np.testing.assert_allclose(
-      served.numpy(), export.predict_ab(generator_fn, l_star, RENDER_SIZE,
-                                        guided_upsample=False).numpy(),
+      served.numpy(),
+      full_resolution.predict_ab(generator_fn, l_star, RENDER_SIZE,
+                                 guided_upsample=False).numpy(),
       atol=AB_ATOL)
 
 
@@ -447,8 +449,9 @@ def test_export_binary_restores_checkpoint_as_next_version(
   restored = tf.saved_model.load(next_dir).signatures[export.LAB_SIGNATURE]
   np.testing.assert_allclose(
       restored(l_star=l_star)["ab"].numpy(),
-      export.predict_ab(networks.inference_fn(generator, test_time_flip=True),
-                        l_star, RENDER_SIZE, guided_upsample=False).numpy(),
+      full_resolution.predict_ab(
+          networks.inference_fn(generator, test_time_flip=True), l_star,
+          RENDER_SIZE, guided_upsample=False).numpy(),
       atol=AB_ATOL)
 
 

@@ -58,10 +58,11 @@ def main(argv):
   # pylint: disable=g-import-not-at-top
   from colorizer.serving import colorize_lib
   from colorizer.serving import export
+  from colorizer.serving import input_files
   # pylint: enable=g-import-not-at-top
   try:
-    inputs = colorize_lib.find_inputs(_INPUT.value,
-                                      exclude_dir=_OUTPUT_DIR.value)
+    inputs = input_files.find_inputs(_INPUT.value,
+                                     exclude_dir=_OUTPUT_DIR.value)
     model = colorize_lib.SavedModelColorizer(
         _MODEL.value, render_size=_RENDER_SIZE.value or None)
   except ValueError as error:

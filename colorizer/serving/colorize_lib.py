@@ -6,13 +6,11 @@ return. Each input is read with Pillow (colorizer.data.image_io: EXIF orientatio
 16-bit, CMYK, palette, alpha, TIFF, ...), re-encoded losslessly as PNG and
 sent through the serving signature, whose graph colorizes at full resolution.
 
-Output names mirror the input names below the input folder (or the glob's
-fixed prefix), with the extension replaced by .png. They never leave
-output_dir: '..', absolute and empty path components are dropped.
+Which files are read and the names their outputs take:
+colorizer.serving.input_files.
 """
 
 import dataclasses
-import glob
 import io
 import os
 import re
@@ -27,10 +25,8 @@ import tensorflow as tf
 from colorizer.data import image_io
 from colorizer import progress as progress_lib
 from colorizer.serving import export
+from colorizer.serving import input_files
 
-COMPARE_SUFFIX = "_compare"
-OUTPUT_EXTENSION = ".png"
-_DRIVE = re.compile(r"[A-Za-z]:")
 # Pillow modes a PNG stores as they are, which the serving graph decodes
 # (gray, palette, RGB, alpha, 16-bit gray); others are converted first.
 _PNG_MODES = ("L", "LA", "P", "RGB", "RGBA", "I;16")
@@ -101,98 +97,6 @@ def load_export(model_path: str) -> Tuple[str, Any, dict]:
     raise ValueError(f"--model={model_path}: cannot load {version_dir}: "
                      f"{_reason(error, version_dir)}") from error
   return version_dir, loaded, export.read_metadata(version_dir)
-
-
-def sanitize_relative_name(name: str) -> str:
-  """A relative path that stays inside the folder it is joined to.
-
-  Drops empty, '.', '..' and drive components, so a hostile or odd name
-  (`../../etc/x`, `/abs/x`, `C:\\x`) becomes a plain path below the output
-  folder.
-
-  Args:
-    name: a relative path from the input side.
-
-  Returns:
-    A non-empty relative path using os.sep.
-  """
-  parts = [part for part in name.replace("\\", "/").split("/")
-           if part not in ("", ".", "..") and not _DRIVE.fullmatch(part)]
-  return os.path.join(*parts) if parts else "image"
-
-
-def _output_name(relative_path: str) -> str:
-  stem, _ = os.path.splitext(sanitize_relative_name(relative_path))
-  return stem + OUTPUT_EXTENSION
-
-
-def _glob_root(pattern: str) -> str:
-  """The leading directories of a glob that hold no wildcard."""
-  parts = []
-  for part in os.path.dirname(pattern).split(os.sep):
-    if glob.has_magic(part):
-      break
-    parts.append(part)
-  return os.sep.join(parts) or "."
-
-
-def _is_within(path: str, folder: str) -> bool:
-  path, folder = os.path.realpath(path), os.path.realpath(folder)
-  return os.path.commonpath([path, folder]) == folder
-
-
-def find_inputs(input_spec: str,
-                exclude_dir: Optional[str] = None) -> List[Tuple[str, str]]:
-  """The files to colorize and their output names.
-
-  Args:
-    input_spec: an image file, a folder (its image files, recursively) or a
-      glob such as 'scans/**/*.tif' ('**' matches any depth).
-    exclude_dir: files below this folder are skipped (the output folder,
-      so a rerun does not colorize its own outputs), unless it is the input
-      folder itself.
-
-  Returns:
-    Sorted (input path, relative output name) pairs; each name ends in .png,
-    is unique, and is relative to the folder or the glob's fixed prefix.
-
-  Raises:
-    ValueError: if nothing matches.
-  """
-  if os.path.isfile(input_spec):
-    root, paths = os.path.dirname(input_spec) or ".", [input_spec]
-  elif os.path.isdir(input_spec):
-    root, paths = input_spec, image_io.list_image_files(input_spec)
-  else:
-    root = _glob_root(input_spec)
-    paths = sorted(path for path in glob.glob(input_spec, recursive=True)
-                   if os.path.isfile(path))
-    if not paths:
-      raise ValueError(f"--input={input_spec}: no such file or folder, and "
-                       "no file matches it as a glob.")
-  if exclude_dir and os.path.realpath(exclude_dir) != os.path.realpath(root):
-    paths = [path for path in paths if not _is_within(path, exclude_dir)]
-  if not paths:
-    raise ValueError(f"--input={input_spec}: no image files found (looked "
-                     f"for {', '.join(image_io.IMAGE_EXTENSIONS)}).")
-  pairs, taken = [], set()
-  for path in paths:
-    name = _output_name(os.path.relpath(path, root))
-    stem = os.path.splitext(name)[0]
-    # photo.jpg and photo.png in one folder would both become photo.png: keep
-    # the second's extension in its name, and count if even that is taken.
-    extension = os.path.splitext(path)[1].lstrip(".").lower() or "image"
-    candidate, count = name, 1
-    while (candidate.lower() in taken or
-           candidate.lower().endswith(COMPARE_SUFFIX + OUTPUT_EXTENSION)):
-      suffix = extension if count == 1 else f"{extension}{count}"
-      candidate = f"{stem}_{suffix}{OUTPUT_EXTENSION}"
-      count += 1
-    taken.add(candidate.lower())
-    taken.add((os.path.splitext(candidate)[0] + COMPARE_SUFFIX +
-               OUTPUT_EXTENSION).lower())
-    pairs.append((path, candidate))
-  return pairs
 
 
 class SavedModelColorizer:
@@ -343,8 +247,8 @@ def _write_atomically(path: str, data: bytes) -> None:
 
 
 def _output_path(output_dir: str, name: str) -> str:
-  path = os.path.join(output_dir, sanitize_relative_name(name))
-  if not _is_within(path, output_dir):
+  path = os.path.join(output_dir, input_files.sanitize_relative_name(name))
+  if not input_files.is_within(path, output_dir):
     raise ValueError(f"output name {name!r} leaves {output_dir}")
   return path
 
@@ -415,7 +319,7 @@ def colorize_files(
   stream = stream or sys.stderr
   start = time.monotonic()
   if isinstance(inputs, str):
-    inputs = find_inputs(inputs, exclude_dir=output_dir)
+    inputs = input_files.find_inputs(inputs, exclude_dir=output_dir)
   model = (model_path if isinstance(model_path, SavedModelColorizer)
            else SavedModelColorizer(model_path, render_size))
   summary = ColorizeSummary()
@@ -439,9 +343,9 @@ def colorize_files(
         side_by_side = np.concatenate(
             [gray_with_same_lightness(rgb_uint8), colorized], axis=1)
         stem = os.path.splitext(output_path)[0]
-        _write_atomically(stem + COMPARE_SUFFIX + OUTPUT_EXTENSION,
-                          _png_bytes(side_by_side,
-                                     export.PNG_COMPRESSION))
+        _write_atomically(
+            stem + input_files.COMPARE_SUFFIX + input_files.OUTPUT_EXTENSION,
+            _png_bytes(side_by_side, export.PNG_COMPRESSION))
       summary.written.append(output_path)
       bar.advance()
     except (image_io.ImageReadError, tf.errors.OpError, OSError,

@@ -18,7 +18,7 @@ from colorizer import config as config_lib
 from colorizer.data import demo_data
 from colorizer.data import pipeline
 from colorizer.data import sketch
-from colorizer.evaluation import evaluate_lib
+from colorizer.evaluation import scored_models
 from colorizer.model import networks
 from colorizer.serving import colorize_lib
 from colorizer.serving import export
@@ -174,8 +174,8 @@ def test_colorize_lib_runs_a_sketch_model(sketch_run, tmp_path):
 
 def test_evaluate_refuses_sketch_models_clearly(sketch_run):
   model_dir, _, version_dir = sketch_run
-  for loader, path in ((evaluate_lib.load_saved_model, version_dir),
-                       (evaluate_lib.load_model_dir, model_dir)):
+  for loader, path in ((scored_models.load_saved_model, version_dir),
+                       (scored_models.load_model_dir, model_dir)):
     with pytest.raises(ValueError, match="input_mode=sketch"):
       loader(path)
   with open(os.path.join(model_dir, "config.json")) as f:

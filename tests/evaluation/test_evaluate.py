@@ -24,6 +24,7 @@ from colorizer.evaluation import evaluate_lib
 from colorizer.evaluation import evaluate_report
 from colorizer.evaluation import fid
 from colorizer.evaluation import metrics
+from colorizer.evaluation import scored_models
 from colorizer.model import networks
 from colorizer import progress
 from colorizer.serving import export
@@ -610,10 +611,10 @@ def test_evaluate_model_defaults_only_to_a_dataset_named_not_pathed(
   (version_dir / "assets.extra" / export.METADATA_FILE).write_text(
       json.dumps(metadata))
   if portable:
-    assert evaluate_lib.recorded_dataset(str(tmp_path / "model")) == recorded
+    assert scored_models.recorded_dataset(str(tmp_path / "model")) == recorded
     return
   with pytest.raises(ValueError, match="^--dataset is needed with --model"):
-    evaluate_lib.recorded_dataset(str(tmp_path / "model"))
+    scored_models.recorded_dataset(str(tmp_path / "model"))
 
 
 def test_several_sources_are_scored_one_report_each(saved_model, image_folder,

@@ -12,6 +12,7 @@ import tensorflow as tf
 from colorizer import color
 from colorizer import config as config_lib
 from colorizer.evaluation import evaluate_lib
+from colorizer.evaluation import scored_models
 from colorizer import flags_lib
 from colorizer.model import ab_classes
 from colorizer.model import networks
@@ -259,10 +260,10 @@ def test_training_stores_the_decode_weights_in_the_generator(
 def test_export_and_evaluate_decode_as_asked(classes_model_dir, tmp_path):
   model_dir, _ = classes_model_dir
   l_star = tf.random.uniform([1, 40, 24, 1], 0, 100, seed=3)
-  plain = evaluate_lib.load_model_dir(
+  plain = scored_models.load_model_dir(
       model_dir, overrides=_Overrides(decode_temperature=1.0,
                                       decode_rebalance=0.0))
-  vivid = evaluate_lib.load_model_dir(
+  vivid = scored_models.load_model_dir(
       model_dir, overrides=_Overrides(decode_temperature=1.0,
                                       decode_rebalance=2.0))
   assert vivid.config.model.decode_rebalance == 2.0
@@ -271,7 +272,7 @@ def test_export_and_evaluate_decode_as_asked(classes_model_dir, tmp_path):
   assert chroma[1] > chroma[0]  # Rebalancing favours saturated colors.
   spread_overrides = _Overrides(decode_temperature=1.0, decode_rebalance=0.0,
                                 decode_saturation=2.0)
-  spread = evaluate_lib.load_model_dir(model_dir, overrides=spread_overrides)
+  spread = scored_models.load_model_dir(model_dir, overrides=spread_overrides)
   # The generators (before predict_ab's gamut clamp): saturation doubles
   # the colors' spread about the image's mean. The bilinear upsampling from
   # the half-resolution decode is linear and keeps constants, so it holds
@@ -304,7 +305,7 @@ def test_export_and_evaluate_decode_as_asked(classes_model_dir, tmp_path):
                           overrides=_Overrides(decode_saturation=1.5))
   # 0 is a temperature like any other (the flags' unset is None): refused.
   with pytest.raises(ValueError, match="--decode_temperature=0.0: must be"):
-    evaluate_lib.load_model_dir(model_dir,
+    scored_models.load_model_dir(model_dir,
                                 overrides=_Overrides(decode_temperature=0.0))
   saturated_dir = export.export_from_model_dir(
       model_dir, base_dir=str(tmp_path), name="classes",
@@ -323,7 +324,7 @@ def test_evaluate_can_score_a_run_with_test_time_flip(classes_model_dir,
   assert not config.model.test_time_flip
   mirror = lambda images: tf.reverse(images, axis=[2])
   l_star = tf.random.uniform([1, 16, 24, 1], 0, 100, seed=4)
-  loaded = evaluate_lib.load_model_dir(
+  loaded = scored_models.load_model_dir(
       model_dir, overrides=_Overrides(test_time_flip=True))
   assert loaded.config.model.test_time_flip
   np.testing.assert_allclose(loaded.predict_ab(mirror(l_star)),

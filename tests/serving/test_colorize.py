@@ -23,6 +23,7 @@ from colorizer.model import networks
 from colorizer import progress
 from colorizer.serving import colorize_lib
 from colorizer.serving import export
+from colorizer.serving import input_files
 from tests import binaries
 from tests import conftest
 
@@ -125,7 +126,7 @@ def _assert_colorized(output_path: str, input_path: str):
 
 
 def test_find_inputs_folder_mirrors_names(photos):
-  pairs = colorize_lib.find_inputs(str(photos))
+  pairs = input_files.find_inputs(str(photos))
   broken_names = [os.path.splitext(name)[0] + ".png" for name in BROKEN_FILES]
   assert sorted(name for _, name in pairs) == sorted(list(GOOD_FILES) +
                                                      broken_names)
@@ -134,25 +135,25 @@ def test_find_inputs_folder_mirrors_names(photos):
 
 
 def test_find_inputs_glob_and_single_file(photos):
-  pairs = colorize_lib.find_inputs(os.path.join(str(photos), "**", "*.jp*g"))
+  pairs = input_files.find_inputs(os.path.join(str(photos), "**", "*.jp*g"))
   assert [name for _, name in pairs] == [
       "cmyk.png", os.path.join("nested", "deeper", "odd.png"), "rotated.png",
       "truncated.png"]
   single = str(photos / "nested" / "deeper" / "odd.jpeg")
-  assert colorize_lib.find_inputs(single) == [(single, "odd.png")]
+  assert input_files.find_inputs(single) == [(single, "odd.png")]
 
 
 def test_find_inputs_errors_and_exclusion(tmp_path):
   with pytest.raises(ValueError, match="--input=.*no such file"):
-    colorize_lib.find_inputs(str(tmp_path / "missing*.png"))
+    input_files.find_inputs(str(tmp_path / "missing*.png"))
   with pytest.raises(ValueError, match="no image files"):
-    colorize_lib.find_inputs(str(tmp_path))
+    input_files.find_inputs(str(tmp_path))
   _save(Image.fromarray(_gradient(4, 4)), tmp_path / "a.jpg")
   _save(Image.fromarray(_gradient(4, 4)), tmp_path / "a.png")
   _save(Image.fromarray(_gradient(4, 4)), tmp_path / "out" / "a.png")
   # Two inputs that both want a.png, and a rerun's output folder inside the
   # input folder, which must not be colorized again.
-  pairs = colorize_lib.find_inputs(str(tmp_path),
+  pairs = input_files.find_inputs(str(tmp_path),
                                    exclude_dir=str(tmp_path / "out"))
   assert [name for _, name in pairs] == ["a.png", "a_png.png"]
 
@@ -166,7 +167,7 @@ def test_find_inputs_errors_and_exclusion(tmp_path):
     ("a/./../b.png", os.path.join("a", "b.png")),
 ])
 def test_sanitize_relative_name(name, expected):
-  assert colorize_lib.sanitize_relative_name(name) == expected
+  assert input_files.sanitize_relative_name(name) == expected
 
 
 def test_error_summary_skips_the_lines_that_locate_a_tf_error():

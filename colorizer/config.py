@@ -420,8 +420,8 @@ def photos() -> Config:
   (area 0.5 to 1) and flips, at 96 px with a base-32 U-Net (18 MB
   exported), Adam at 1e-3 decaying linearly over the second half, no GAN.
   The decode (T 0.38, saturation 1.25) was chosen on validation photos.
-  docs/photos.md has the command, the measurements and why each choice was
-  made, and the time of its 12,000 steps of 32.
+  docs/photos_v1.md has the command, the measurements and why each choice
+  was made, and the time of its 12,000 steps of 32.
   On a GPU, flags alone scale it up: --image_size=256 --batch_size=64.
   """
   return Config().replace(

@@ -115,10 +115,11 @@ def _fit_preset(config: config_lib.Config, overrides: dict) -> None:
   """Adds to overrides the preset values that the user's flags rule out.
 
   A preset's a*b* class head predicts a*b* only, and its auxiliary label
-  loss needs class labels and the pix2pix U-Net's bottleneck. A user who set
-  --input_mode=sketch, an unlabelled --dataset or an encoder --generator, but
-  not --ab_head or --label_weight, gets the preset without them (each change
-  logged) rather than an error. Values the user set stay; validate names
+  loss needs class labels. A user who set --input_mode=sketch or an
+  unlabelled --dataset, but not --ab_head or --label_weight, gets the
+  preset without them (each change logged) rather than an error. An encoder
+  --generator also drops the label loss unless --label_weight is set: the
+  shipped model's recipe (docs/photos.md) trained without it. Values the user set stay; validate names
   them if they conflict.
   """
   given = {name for values in overrides.values() for name in values}
@@ -141,7 +142,8 @@ def _fit_preset(config: config_lib.Config, overrides: dict) -> None:
   if wanted.loss.label_weight and "label_weight" not in given:
     if wanted.model.generator != "unet":
       change("loss", "label_weight", 0.0, f"--generator="
-             f"{wanted.model.generator} has no bottleneck for a label head")
+             f"{wanted.model.generator} trains without the label head "
+             "unless --label_weight is set")
     elif not _has_labels(wanted.data.dataset):
       change("loss", "label_weight", 0.0,
              f"--dataset={wanted.data.dataset} has no class labels")

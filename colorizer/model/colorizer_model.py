@@ -68,8 +68,6 @@ def check_config(config: config_lib.Config) -> None:
                           model_config.decode_rebalance,
                           model_config.decode_saturation)
   networks.check_output_head(config)
-  if config.loss.label_weight:
-    label_head_lib.bottleneck_layer_name(config)  # --generator=unet only.
   if model_config.generator == "unet":
     blocks.unet_depth(config.data.image_size, model_config.unet_depth)
     if train_config.freeze_encoder_steps:
@@ -288,8 +286,11 @@ def build(config: config_lib.Config, num_labels: int = 0, seed: int = 0,
                                                synchronized=synchronized)
   label_head = None
   if config.loss.label_weight:
-    label_head = label_head_lib.build_label_head(config, num_labels,
-                                                 seed=seed + 2)
+    bottleneck = generator.get_layer(
+        label_head_lib.bottleneck_layer_name(config))
+    label_head = label_head_lib.build_label_head(
+        config, num_labels, seed=seed + 2,
+        channels=bottleneck.output.shape[-1])
   class_weights = None
   if config.model.ab_head == "classes" and config.loss.rebalance_mix < 1:
     class_weights = tf.Variable(tf.ones([ab_classes.num_classes()]),

@@ -33,6 +33,9 @@ from colorizer.model import ab_classes
 from colorizer.model import blocks
 
 ENCODER_NAME = "encoder"
+# With --label_weight > 0, the encoder's stride-32 features pass through an
+# identity layer of this name, which the label head reads.
+BOTTLENECK_NAME = "encoder_bottleneck"
 # Every encoder below halves the resolution five times.
 SIZE_MULTIPLE = 32
 # The pix2pix U-Net has dropout in its first three decoder blocks; so has this.
@@ -230,7 +233,8 @@ def build_encoder_unet(config: config_lib.Config, seed=None,
 
   Args:
     config: the run's config (data.image_size, model.generator,
-      model.encoder_weights, model.base_filters, max_filters, dropout).
+      model.encoder_weights, model.base_filters, max_filters, dropout;
+      loss.label_weight, which names the bottleneck BOTTLENECK_NAME).
     seed: optional int for reproducible decoder initialization.
     synchronized: BatchNorm statistics over all replicas.
 
@@ -257,6 +261,10 @@ def build_encoder_unet(config: config_lib.Config, seed=None,
                           synchronized)
   skips = encoder(encoder_input)  # strides 2..32: 64, 256, 512, 1024, 2048
   x = skips[-1]  # [B, S/32, S/32, 2048 (1280)]
+  if config.loss.label_weight:
+    # Named for the label head (colorizer.model.label_head); only then, so
+    # the generators of runs without it keep their checkpoints' layout.
+    x = keras.layers.Identity(name=BOTTLENECK_NAME)(x)  # [B,S/32,S/32,2048]
 
   widths = decoder_filters(model_config.base_filters, model_config.max_filters)
   # Decoder: upsample, then concatenate the encoder map of that resolution,

@@ -1,4 +1,4 @@
-"""An auxiliary image-label loss on the U-Net bottleneck (Iizuka et al. 2016).
+"""An auxiliary image-label loss on the generator's bottleneck (Iizuka 2016).
 
 Iizuka, Simo-Serra & Ishikawa ("Let there be Color!", SIGGRAPH 2016) train
 their colorizer's global features to predict the image's class as well: what
@@ -6,7 +6,10 @@ the picture shows (a frog, a truck, the sea) narrows its plausible colors, and
 a label is information the a*b* target alone does not give. With
 --label_weight > 0 a small head reads the generator's innermost features
 (global average pool, one hidden layer) and predicts the source's class
-label; its cross-entropy joins the generator loss:
+label; its cross-entropy joins the generator loss. The innermost features
+are the U-Net's deepest encoder block, or a pretrained encoder's stride-32
+map (--generator=resnet_unet or mobilenet_unet: while the encoder is
+frozen, the head alone learns from them):
 
   L_G = ... + label_weight * CE(label_head(bottleneck(L*)), label)
 
@@ -22,26 +25,32 @@ import tensorflow as tf
 
 from colorizer import config as config_lib
 from colorizer.model import blocks
+from colorizer.model import encoder_unet
 
 _HIDDEN_UNITS = 256
 
 
 def bottleneck_layer_name(config: config_lib.Config) -> str:
-  """The U-Net's innermost encoder activation, which the head reads.
+  """The generator layer whose output the head reads.
 
-  Raises:
-    ValueError: for a generator other than the pix2pix U-Net.
+  The U-Net's innermost encoder activation, or an encoder generator's
+  encoder_unet.BOTTLENECK_NAME.
   """
   if config.model.generator != "unet":
-    raise ValueError(f"--label_weight needs --generator=unet (got "
-                     f"{config.model.generator!r}).")
+    return encoder_unet.BOTTLENECK_NAME
   depth = blocks.unet_depth(config.data.image_size, config.model.unet_depth)
   return f"down{depth - 1}_lrelu"
 
 
 def build_label_head(config: config_lib.Config, num_labels: int,
-                     seed=None) -> keras.Model:
+                     seed=None, channels: int = 0) -> keras.Model:
   """features [B, h, w, C] -> float32 label logits [B, num_labels].
+
+  Args:
+    config: the run's config.
+    num_labels: the classes to predict.
+    seed: optional int for reproducible initialization.
+    channels: C of the features; 0 for the U-Net's bottleneck width.
 
   Raises:
     ValueError: for fewer than two labels.
@@ -49,9 +58,10 @@ def build_label_head(config: config_lib.Config, num_labels: int,
   if num_labels < 2:
     raise ValueError(f"--label_weight needs at least 2 labels in the data, "
                      f"found {num_labels}.")
-  depth = blocks.unet_depth(config.data.image_size, config.model.unet_depth)
-  channels = blocks.level_filters(config.model.base_filters,
-                                  config.model.max_filters, depth)[-1]
+  if not channels:
+    depth = blocks.unet_depth(config.data.image_size, config.model.unet_depth)
+    channels = blocks.level_filters(config.model.base_filters,
+                                    config.model.max_filters, depth)[-1]
   features = keras.Input(shape=(None, None, channels),
                          name="bottleneck")  # [B, S/2**depth, S/2**depth, C]
   x = keras.layers.GlobalAveragePooling2D(name="label_pool")(features)  # [B, C]

@@ -8,6 +8,7 @@ from colorizer import config as config_lib
 from colorizer.data import image_sources
 from colorizer.data import pipeline
 from colorizer import flags_lib
+from colorizer.model import encoder_unet
 from colorizer.model import label_head
 from colorizer.serving import export
 from colorizer.training import steps
@@ -147,9 +148,6 @@ def test_sources_without_labels_are_refused_naming_the_flag(tmp_path):
     flags_lib.validate(_config("demo"))
   with pytest.raises(ValueError, match="--label_weight=-1"):
     flags_lib.validate(_config("demo", label_weight=-1.0))
-  with pytest.raises(ValueError, match="--generator=unet"):
-    flags_lib.validate(_config(f"npz:{tmp_path}/x.npz").replace(
-        model={"generator": "mobilenet_unet", "encoder_weights": "none"}))
 
 
 def test_cross_entropy_and_accuracy_match_hand_computed_values():
@@ -191,6 +189,49 @@ def test_the_label_loss_trains_the_encoder_and_not_the_decoder(tmp_path):
   # A batch without labels does not fit a step that needs them.
   with pytest.raises(ValueError, match="labelled batches"):
     step_fn(*batch[:2])
+
+
+def test_on_an_encoder_the_head_learns_alone_while_it_is_frozen(tmp_path):
+  dataset, _, _ = _labelled_npz(tmp_path)
+  config = _config(dataset, recon_weight=0.0).replace(
+      model={"generator": "mobilenet_unet", "encoder_weights": "none"},
+      optim={"gen_learning_rate": 2e-3, "encoder_learning_rate": 2e-3})
+  flags_lib.validate(config)
+  state = steps.build_state(config, tf.distribute.get_strategy(),
+                            num_labels=NUM_LABELS)
+  # MobileNetV2's stride-32 map: 1280 channels.
+  assert state.label_head.input_shape[-1] == 1280
+  train_ds, _, _ = pipeline.make_datasets(config.data, 8, seed=0,
+                                          with_labels=True)
+  batch = next(iter(train_ds))
+
+  def changed_by(step_fn, count):
+    # Every weight, the frozen encoder's included (its Keras trainable flag
+    # is off while frozen).
+    weights = [v for v in state.generator.weights + state.label_head.weights
+               if v.trainable or "encoder" in v.path and
+               not v.path.endswith(("moving_mean", "moving_variance"))]
+    before = [v.numpy().copy() for v in weights]
+    for _ in range(count):
+      scalars = step_fn(*batch)
+    after = weights
+    return scalars, {v.path for v, value in zip(after, before)
+                     if not np.array_equal(v.numpy(), value)}
+
+  frozen = tf.function(steps.make_train_step(
+      state, config, 8, adversarial=False, freeze_encoder=True))
+  first = frozen(*batch)
+  last, changed = changed_by(frozen, 20)
+  assert float(last["label_xent"]) < float(first["label_xent"])
+  assert changed and all(path.startswith("label_") for path in changed), (
+      changed)
+  thawed = tf.function(steps.make_train_step(state, config, 8,
+                                             adversarial=False))
+  _, changed = changed_by(thawed, 2)
+  encoder_paths = {v.path for v in state.generator.get_layer(
+      encoder_unet.ENCODER_NAME).trainable_variables}
+  assert changed & encoder_paths
+  assert not any(path.startswith(("up", "ab_", "class_")) for path in changed)
 
 
 def test_the_label_head_is_checkpointed(tmp_path):

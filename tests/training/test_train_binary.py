@@ -118,6 +118,14 @@ def test_auto_photos_preset_keeps_labels_only_where_the_source_has_them(
                                                "--label_weight=1"))
   with pytest.raises(ValueError, match="--label_weight"):
     flags_lib.validate(config)
+  # An encoder generator drops the label loss unless asked for it.
+  encoder = ("--generator=mobilenet_unet", "--encoder_weights=none")
+  assert flags_lib.config_from_flags(_parsed(
+      f"--dataset=folder:{classes}", *encoder)).loss.label_weight == 0.0
+  config = flags_lib.config_from_flags(_parsed(
+      f"--dataset=folder:{classes}", *encoder, "--label_weight=1"))
+  assert config.loss.label_weight == 1.0
+  flags_lib.validate(config)
 
 
 def test_preset_phases_scale_with_the_users_train_steps(tmp_path):

@@ -119,8 +119,8 @@ def _fit_preset(config: config_lib.Config, overrides: dict) -> None:
   unlabelled --dataset, but not --ab_head or --label_weight, gets the
   preset without them (each change logged) rather than an error. An encoder
   --generator also drops the label loss unless --label_weight is set: the
-  shipped model's recipe (docs/photos.md) trained without it. Values the user set stay; validate names
-  them if they conflict.
+  shipped model's recipe (docs/photos.md) trained without it. Values the
+  user set stay; validate names them if they conflict.
   """
   given = {name for values in overrides.values() for name in values}
   wanted = config.replace(**overrides)

@@ -289,8 +289,7 @@ def build(config: config_lib.Config, num_labels: int = 0, seed: int = 0,
     bottleneck = generator.get_layer(
         label_head_lib.bottleneck_layer_name(config))
     label_head = label_head_lib.build_label_head(
-        config, num_labels, seed=seed + 2,
-        channels=bottleneck.output.shape[-1])
+        num_labels, bottleneck.output.shape[-1], seed=seed + 2)
   class_weights = None
   if config.model.ab_head == "classes" and config.loss.rebalance_mix < 1:
     class_weights = tf.Variable(tf.ones([ab_classes.num_classes()]),

@@ -42,15 +42,14 @@ def bottleneck_layer_name(config: config_lib.Config) -> str:
   return f"down{depth - 1}_lrelu"
 
 
-def build_label_head(config: config_lib.Config, num_labels: int,
-                     seed=None, channels: int = 0) -> keras.Model:
+def build_label_head(num_labels: int, channels: int,
+                     seed=None) -> keras.Model:
   """features [B, h, w, C] -> float32 label logits [B, num_labels].
 
   Args:
-    config: the run's config.
     num_labels: the classes to predict.
+    channels: C of the features (the generator's bottleneck_layer_name).
     seed: optional int for reproducible initialization.
-    channels: C of the features; 0 for the U-Net's bottleneck width.
 
   Raises:
     ValueError: for fewer than two labels.
@@ -58,10 +57,6 @@ def build_label_head(config: config_lib.Config, num_labels: int,
   if num_labels < 2:
     raise ValueError(f"--label_weight needs at least 2 labels in the data, "
                      f"found {num_labels}.")
-  if not channels:
-    depth = blocks.unet_depth(config.data.image_size, config.model.unet_depth)
-    channels = blocks.level_filters(config.model.base_filters,
-                                    config.model.max_filters, depth)[-1]
   features = keras.Input(shape=(None, None, channels),
                          name="bottleneck")  # [B, S/2**depth, S/2**depth, C]
   x = keras.layers.GlobalAveragePooling2D(name="label_pool")(features)  # [B, C]

@@ -28,7 +28,7 @@ from tests import binaries
 from tests import conftest
 
 REPO_ROOT = conftest.REPO_ROOT
-# See tests/test_export.py: 8-bit rounding of the output moves L* by < 0.5.
+# See tests/serving/test_export.py: 8-bit rounding of the output moves L* by < 0.5.
 MAX_L_ERROR = 1.0
 
 

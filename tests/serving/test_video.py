@@ -3,8 +3,8 @@
 The clips are generated here: demo scenes, a slow pan, a cut in the middle
 to a still shot, and a sine tone, encoded with the ffmpeg that imageio-ffmpeg
 bundles. The model is an untrained tiny generator whose last layer is scaled
-up so that its colors are vivid (as in tests/test_export.py): what is checked
-is the plumbing and the smoothing, not the colors.
+up so that its colors are vivid (as in tests/serving/conftest.py): what is
+checked is the plumbing and the smoothing, not the colors.
 """
 
 import fractions

@@ -7,6 +7,8 @@ Everything is plain NumPy, computed in float64. Image arrays are channels-last:
 
 import numpy as np
 
+from colorizer.evaluation import ab_accuracy
+
 _SSIM_FILTER_SIZE, _SSIM_FILTER_SIGMA, _SSIM_K1, _SSIM_K2 = 11, 1.5, 0.01, 0.03
 _FLOAT_RESULT_KEYS = ("psnr", "ssim", "delta_e2000", "colorfulness", "colorfulness_true",
                       "delta_colorfulness", "auc", "accuracy_2pct")
@@ -239,103 +241,6 @@ def colorfulness_category(value):
     return min(COLORFULNESS_CATEGORIES, key=lambda item: abs(item[1] - value))[0]
 
 
-def _ab_distances(ab_pred, ab_true):
-    ab_pred, ab_true = _as_float64(ab_pred), _as_float64(ab_true)
-    if ab_pred.shape != ab_true.shape or ab_pred.ndim < 1 or ab_pred.shape[-1] != 2:
-        raise ValueError(
-            f"ab_error_auc: expected two [..., 2] arrays of equal shape, got "
-            f"{ab_pred.shape} and {ab_true.shape}")
-    return np.hypot(*np.moveaxis(ab_pred - ab_true, -1, 0)).ravel()
-
-
-def _auc_thresholds(max_threshold, num_thresholds):
-    if max_threshold <= 0 or num_thresholds < 2:
-        raise ValueError("ab_error_auc: need max_threshold > 0 and num_thresholds >= 2")
-    return np.linspace(0.0, float(max_threshold), int(num_thresholds))
-
-
-def _threshold_counts(distances, thresholds):
-    """Number of distances ``<= t`` for every threshold ``t`` (int64)."""
-    return np.searchsorted(np.sort(distances), thresholds, side="right").astype(np.int64)
-
-
-def _auc_from_cdf(cdf, thresholds):
-    """Trapezoidal area under ``cdf(thresholds)`` divided by the largest threshold."""
-    widths = np.diff(thresholds)
-    return float(np.sum(widths * (cdf[1:] + cdf[:-1]) / 2.0) / thresholds[-1])
-
-
-def ab_error_auc(ab_pred, ab_true, max_threshold=150.0, num_thresholds=151):
-    """Area under the cumulative ab-error curve (Zhang, Isola & Efros 2016).
-
-    "Colorful Image Colorization", Sec. 3.1 (raw accuracy, AuC): for every
-    pixel ``d = ||ab_pred - ab_true||_2`` in the a*b* plane; for thresholds
-    ``t`` in ``linspace(0, max_threshold, num_thresholds)`` the curve
-    ``F(t) = fraction of pixels with d <= t`` is integrated with the trapezoid
-    rule and divided by ``max_threshold``, giving a score in ``[0, 1]``
-    (1 = perfect). All pixels of the whole input are pooled (the set-level
-    AuC); call it per image for per-image values.
-
-    Args:
-        ab_pred: Predicted a*b* values ``[..., 2]`` (e.g. ``[N, H, W, 2]``).
-        ab_true: Ground-truth a*b* values, same shape.
-        max_threshold: Largest threshold (150 in the paper).
-        num_thresholds: Number of equally spaced thresholds including 0.
-
-    Returns:
-        Python float in ``[0, 1]``.
-
-    Raises:
-        ValueError: On mismatched shapes, last axis not 2, or bad thresholds.
-    """
-    distances = _ab_distances(ab_pred, ab_true)
-    thresholds = _auc_thresholds(max_threshold, num_thresholds)
-    if distances.size == 0:
-        raise ValueError("ab_error_auc: no pixels")
-    return _auc_from_cdf(_threshold_counts(distances, thresholds) / distances.size, thresholds)
-
-
-def _pixels_within(pred, true, threshold_fraction, value_range):
-    """Boolean ``[...]`` mask: every channel within ``fraction * range``."""
-    pred, true = _as_float64(pred), _as_float64(true)
-    if pred.shape != true.shape or pred.ndim < 1:
-        raise ValueError(
-            f"pixel_accuracy: expected two [..., C] arrays of equal shape, got "
-            f"{pred.shape} and {true.shape}")
-    tolerance = threshold_fraction * _as_float64(value_range)
-    if tolerance.ndim > 1 or (tolerance.ndim == 1 and tolerance.shape[0] != pred.shape[-1]):
-        raise ValueError(
-            f"pixel_accuracy: value_range must be a scalar or have {pred.shape[-1]} entries")
-    return np.all(np.abs(pred - true) <= tolerance, axis=-1)
-
-
-def pixel_accuracy(ab_pred, ab_true, threshold_fraction=0.02, value_range=1.0):
-    """Fraction of pixels whose every channel is within 2 % of the value range.
-
-    Nazeri, Ng & Ebrahimi (2018), "Image Colorization using Generative
-    Adversarial Networks": a pixel counts as correct when, for *all* channels,
-    ``|pred - true| <= threshold_fraction * value_range``. Their reference code
-    applies this in L*a*b* after rounding to integers, with ranges L*: 100,
-    a*/b*: 220 (``value_range=(100, 220, 220)`` here, without the rounding).
-    This project reports it on sRGB in ``[0, 1]`` (default ``value_range=1``,
-    tolerance 0.02 per channel); despite the argument names, any channels-last
-    colour array works (sRGB, Lab or ab).
-
-    Args:
-        ab_pred: Predicted values ``[..., C]``.
-        ab_true: Ground-truth values, same shape.
-        threshold_fraction: Tolerance as a fraction of the value range.
-        value_range: Scalar or per-channel ``[C]`` range of the values.
-
-    Returns:
-        Python float in ``[0, 1]``, pooled over all pixels.
-
-    Raises:
-        ValueError: On mismatched shapes or a bad ``value_range``.
-    """
-    return float(np.mean(_pixels_within(ab_pred, ab_true, threshold_fraction, value_range)))
-
-
 def _concatenate(batches, dtype):
     return np.concatenate(batches) if batches else np.zeros([0], dtype)
 
@@ -347,21 +252,21 @@ class MetricAccumulator:
     pixel metrics (Delta E00, AuC, 2 % accuracy) are pooled over all pixels,
     so images of different sizes in different batches weigh by pixel count.
     The AuC keeps integer per-threshold counts, so the result equals
-    ``ab_error_auc`` on the whole set, not a mean of per-batch AuCs.
+    ``ab_accuracy.ab_error_auc`` on the whole set, not a mean of per-batch AuCs.
 
     Args:
         psnr_cap_db: Per-image PSNR is capped at this value before averaging so
             that a perfect image (``inf`` dB) does not make the mean infinite;
             ``None`` disables the cap.
-        max_threshold: AuC largest threshold (see ``ab_error_auc``).
+        max_threshold: AuC largest threshold (see ``ab_accuracy.ab_error_auc``).
         num_thresholds: AuC number of thresholds.
-        accuracy_threshold_fraction: Tolerance of ``pixel_accuracy`` on sRGB.
+        accuracy_threshold_fraction: Tolerance of ``ab_accuracy.pixel_accuracy`` on sRGB.
     """
 
     def __init__(self, psnr_cap_db=100.0, max_threshold=150.0, num_thresholds=151,
                  accuracy_threshold_fraction=0.02):
         self.psnr_cap_db = psnr_cap_db
-        self.thresholds = _auc_thresholds(max_threshold, num_thresholds)
+        self.thresholds = ab_accuracy.auc_thresholds(max_threshold, num_thresholds)
         self.accuracy_threshold_fraction = accuracy_threshold_fraction
         self.reset()
 
@@ -405,10 +310,10 @@ class MetricAccumulator:
             np.full([rgb_pred.shape[0]], np.prod(rgb_pred.shape[1:3]), np.int64))
         self._colorfulness_values.append(colorfulness(rgb_pred))
         self.colorfulness_true_sum += float(np.sum(colorfulness(rgb_true)))
-        self.accurate_pixels += int(np.sum(_pixels_within(
+        self.accurate_pixels += int(np.sum(ab_accuracy.pixels_within(
             rgb_pred, rgb_true, self.accuracy_threshold_fraction, 1.0)))
-        distances = _ab_distances(lab_pred[..., 1:], lab_true[..., 1:])
-        self.threshold_counts += _threshold_counts(distances, self.thresholds)
+        distances = ab_accuracy.ab_distances(lab_pred[..., 1:], lab_true[..., 1:])
+        self.threshold_counts += ab_accuracy.threshold_counts(distances, self.thresholds)
 
     def psnr_values(self):
         """Each image's (capped) PSNR so far, in update order: float64 ``[N]``."""
@@ -448,10 +353,9 @@ class MetricAccumulator:
             "colorfulness": cf_pred,
             "colorfulness_true": cf_true,
             "delta_colorfulness": abs(cf_pred - cf_true),
-            "auc": _auc_from_cdf(self.threshold_counts / self.num_pixels, self.thresholds),
+            "auc": ab_accuracy.auc_from_cdf(self.threshold_counts / self.num_pixels,
+                                            self.thresholds),
             "accuracy_2pct": self.accurate_pixels / self.num_pixels,
             "num_images": self.num_images,
         }
 
-
-QualityAccumulator = MetricAccumulator

@@ -18,6 +18,7 @@ import pytest
 import tensorflow as tf
 
 from colorizer import color
+from colorizer.evaluation import ab_accuracy
 from colorizer.evaluation import eval_images
 from colorizer.evaluation import evaluate_lib
 from colorizer.evaluation import evaluate_report
@@ -102,9 +103,9 @@ def test_gray_baseline_equals_colorizer_metrics_on_graygenerated_photos():
   expected["delta_colorfulness"] = abs(expected["colorfulness"] -
                                        expected["colorfulness_true"])
   expected["delta_e2000"] = np.concatenate(delta_e).mean()
-  expected["auc"] = metrics.ab_error_auc(np.concatenate(ab_gray),
-                                         np.concatenate(ab_true))
-  expected["accuracy_2pct"] = metrics.pixel_accuracy(
+  expected["auc"] = ab_accuracy.ab_error_auc(np.concatenate(ab_gray),
+                                             np.concatenate(ab_true))
+  expected["accuracy_2pct"] = ab_accuracy.pixel_accuracy(
       np.concatenate(rgb_gray_pixels), np.concatenate(rgb_true_pixels))
   for name in FLOAT_KEYS:
     assert result.gray[name] == pytest.approx(expected[name], rel=1e-6), name

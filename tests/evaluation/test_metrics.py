@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from colorizer.evaluation import ab_accuracy
 from colorizer.evaluation import metrics
 from colorizer.evaluation import stats
 
@@ -169,51 +170,6 @@ def test_colorfulness_category_nearest_anchor():
             metrics.colorfulness_category(bad)
 
 
-# ------------------------------------------------------------------------ AuC
-def test_ab_error_auc_identical_is_one():
-    ab = np.random.default_rng(3).uniform(-100, 100, size=(2, 5, 5, 2))
-    assert metrics.ab_error_auc(ab, ab) == pytest.approx(1.0, abs=1e-12)
-
-
-def test_ab_error_auc_constant_error():
-    truth = np.zeros((2, 4, 4, 2))
-    pred = truth + np.array([45.0, 60.0])  # |d| = 75 exactly
-    # F(t) = 0 for t = 0..74 and 1 for t = 75..150. Trapezoid: 0.5 on [74, 75]
-    # plus 75 unit intervals -> 75.5 / 150.
-    assert metrics.ab_error_auc(pred, truth) == pytest.approx(75.5 / 150.0, abs=1e-12)
-    assert metrics.ab_error_auc(truth + 200.0, truth) == 0.0
-    # Half the pixels perfect, half off by 75: average of 1 and 75.5 / 150.
-    mixed = pred.copy()
-    mixed[0] = 0.0
-    assert metrics.ab_error_auc(mixed, truth) == pytest.approx((1.0 + 75.5 / 150.0) / 2, abs=1e-12)
-
-
-def test_ab_error_auc_errors():
-    with pytest.raises(ValueError):
-        metrics.ab_error_auc(np.zeros((2, 3)), np.zeros((2, 3)))
-    with pytest.raises(ValueError):
-        metrics.ab_error_auc(np.zeros((2, 2)), np.zeros((2, 2)), num_thresholds=1)
-
-
-# ------------------------------------------------------------- pixel accuracy
-def test_pixel_accuracy_constructed():
-    truth = np.full((1, 2, 2, 3), 0.5)
-    pred = truth.copy()
-    pred[0, 0, 1, 0] += 0.015  # within 0.02 -> still correct
-    pred[0, 1, 0, 2] -= 0.03  # one channel outside -> wrong pixel
-    pred[0, 1, 1] += 0.1  # all channels outside -> wrong pixel
-    assert metrics.pixel_accuracy(pred, truth) == pytest.approx(0.5)
-    assert metrics.pixel_accuracy(pred, truth, threshold_fraction=0.05) == pytest.approx(0.75)
-    # Per-channel ranges (Nazeri's Lab convention: L 100, a/b 220).
-    lab_true = np.zeros((4, 3))
-    lab_pred = np.array([[1.9, 4.3, -4.3], [2.1, 0, 0], [0, 4.5, 0], [0, 0, 0]])
-    assert metrics.pixel_accuracy(lab_pred, lab_true, value_range=(100, 220, 220)) == 0.5
-    with pytest.raises(ValueError):
-        metrics.pixel_accuracy(lab_pred, lab_true, value_range=(100, 220))
-    with pytest.raises(ValueError):
-        metrics.pixel_accuracy(lab_pred, lab_true[:2])
-
-
 # ------------------------------------------------------------------------ FID
 def _random_covariance(rng, dim):
     factor = rng.normal(size=(dim, dim))
@@ -292,7 +248,7 @@ def test_accumulator_two_batches_equal_one():
     split = metrics.MetricAccumulator()
     split.update(*(array[:2] for array in batch))
     split.update(*(array[2:] for array in batch))
-    whole = metrics.QualityAccumulator()
+    whole = metrics.MetricAccumulator()
     whole.update(*batch)
     result_split, result_whole = split.result(), whole.result()
     assert set(result_whole) == {
@@ -304,8 +260,8 @@ def test_accumulator_two_batches_equal_one():
     rgb_pred, rgb_true, lab_pred, lab_true = batch
     assert result_whole["psnr"] == pytest.approx(np.mean(metrics.psnr(rgb_pred, rgb_true)))
     assert result_whole["auc"] == pytest.approx(
-        metrics.ab_error_auc(lab_pred[..., 1:], lab_true[..., 1:]), abs=1e-12)
-    accuracy = metrics.pixel_accuracy(rgb_pred, rgb_true)
+        ab_accuracy.ab_error_auc(lab_pred[..., 1:], lab_true[..., 1:]), abs=1e-12)
+    accuracy = ab_accuracy.pixel_accuracy(rgb_pred, rgb_true)
     assert result_whole["accuracy_2pct"] == pytest.approx(accuracy)
     assert result_whole["delta_colorfulness"] == pytest.approx(metrics.delta_colorfulness(
         metrics.colorfulness(rgb_pred), metrics.colorfulness(rgb_true)))
@@ -326,7 +282,7 @@ def test_accumulator_mixed_sizes_and_reset():
     assert result["delta_e2000"] == pytest.approx(delta_e.mean())  # mean over pixels
     ab_pred = np.concatenate([first[2][..., 1:].reshape(-1, 2), second[2][..., 1:].reshape(-1, 2)])
     ab_true = np.concatenate([first[3][..., 1:].reshape(-1, 2), second[3][..., 1:].reshape(-1, 2)])
-    assert result["auc"] == pytest.approx(metrics.ab_error_auc(ab_pred, ab_true), abs=1e-12)
+    assert result["auc"] == pytest.approx(ab_accuracy.ab_error_auc(ab_pred, ab_true), abs=1e-12)
     accumulator.reset()
     perfect = np.full((1, 4, 4, 3), 0.25)
     accumulator.update(perfect, perfect, perfect * 100, perfect * 100)

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.data import pipeline
 from colorizer.model import colorizer_model
 from colorizer.model import networks
@@ -25,7 +26,7 @@ def benchmark_config(image_size: int, batch_size: int, base_filters: int = 64,
                      mixed_precision: str = "auto", jit_compile: bool = False,
                      steps_per_execution: int = 1) -> config_lib.Config:
   """The reference architecture at a given size and precision."""
-  return config_lib.pix2pix().replace(
+  return presets.pix2pix().replace(
       data={"image_size": image_size},
       model={"base_filters": base_filters},
       train={"batch_size": batch_size, "mixed_precision": mixed_precision,

@@ -78,10 +78,10 @@ def _photo(width: int, height: int):
 def _default_model(temp_dir: str) -> str:
   if os.path.isdir(DEFAULT_MODEL):
     return DEFAULT_MODEL
-  from colorizer import config as config_lib  # pylint: disable=g-import-not-at-top
+  from colorizer import presets  # pylint: disable=g-import-not-at-top
   from colorizer.model import networks  # pylint: disable=g-import-not-at-top
   from colorizer.serving import export  # pylint: disable=g-import-not-at-top
-  config = config_lib.preset(_PRESET.value)
+  config = presets.preset(_PRESET.value)
   config = config.replace(model={"encoder_weights": "none"})
   return export.export(networks.build_generator(config), config, temp_dir,
                        f"untrained_{_PRESET.value}")

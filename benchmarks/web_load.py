@@ -150,10 +150,10 @@ def main(argv):
 
 
 def _export_tiny_model(temp_dir: str) -> str:
-  from colorizer import config as config_lib  # pylint: disable=g-import-not-at-top
+  from colorizer import presets  # pylint: disable=g-import-not-at-top
   from colorizer.model import networks  # pylint: disable=g-import-not-at-top
   from colorizer.serving import export  # pylint: disable=g-import-not-at-top
-  config = config_lib.tiny()
+  config = presets.tiny()
   return export.export(networks.build_generator(config), config, temp_dir,
                        "tiny")
 

@@ -15,6 +15,7 @@ from absl import flags
 from absl import logging
 
 from colorizer import config as config_lib
+from colorizer import presets
 
 PRESET_AUTO = "auto"
 # Phase lengths (train group) a preset states for its own --train_steps: when
@@ -27,7 +28,7 @@ PHASE_FLAGS = ("pretrain_steps", "freeze_encoder_steps")
 def define_config_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """Defines --preset and one flag per config field, without absl defaults."""
   flags.DEFINE_enum(
-      "preset", PRESET_AUTO, [PRESET_AUTO] + sorted(config_lib.PRESETS),
+      "preset", PRESET_AUTO, [PRESET_AUTO] + sorted(presets.PRESETS),
       "Named config supplying the values of flags you do not set. auto: "
       "demo for --dataset=demo (small, minutes on a CPU), else photos (the "
       "recipe for photographs; docs/photos.md). pix2pix is the paper's "
@@ -153,7 +154,7 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS,
                       base: Optional[config_lib.Config] = None
                       ) -> config_lib.Config:
   """The preset (or base), overridden by every flag set on the command line."""
-  config = base or config_lib.preset(preset_name(flag_values))
+  config = base or presets.preset(preset_name(flag_values))
   overrides = {}
   for group_name in config_lib.GROUP_NAMES:
     group_type = config_lib.GROUP_TYPES[group_name]

@@ -99,9 +99,9 @@ def mixed_image_folder(tmp_path):
 
 @pytest.fixture
 def tiny_config():
-  """The tests' model: config.tiny() (32 px, 8 filters, 4 steps, float32).
+  """The tests' model: presets.tiny() (32 px, 8 filters, 4 steps, float32).
 
   Tests derive what they need with `tiny_config.replace(...)`.
   """
-  from colorizer import config as config_lib  # pylint: disable=g-import-not-at-top
-  return config_lib.tiny()
+  from colorizer import presets  # pylint: disable=g-import-not-at-top
+  return presets.tiny()

@@ -12,8 +12,8 @@ from absl import flags
 import numpy as np
 import pytest
 
-from colorizer import config as config_lib
 from colorizer import flags_lib
+from colorizer import presets
 from tests import binaries
 from tests import conftest
 from tests import documented_commands as documented
@@ -134,7 +134,7 @@ def test_print_config_is_a_flagfile_of_the_run_and_trains_nothing(
   assert flags_lib.config_from_flags(flag_values) == expected
   # Every value is written out: another preset under it changes nothing.
   assert flags_lib.config_from_flags(
-      flag_values, base=config_lib.pix2pix()) == expected
+      flag_values, base=presets.pix2pix()) == expected
 
 
 def test_the_preset_gives_way_to_a_mode_or_generator_it_cannot_serve(

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.data import image_header
 from colorizer.data import image_io
 from colorizer.data import image_sources
@@ -101,7 +101,7 @@ def _data_config(**overrides):
   values = dict(image_size=32, train_crop="resize", val_fraction=0.0,
                 shuffle_buffer=4, max_image_pixels=MAX_PIXELS)
   values.update(overrides)
-  return config_lib.tiny().data.__class__(**values)
+  return presets.tiny().data.__class__(**values)
 
 
 # Pillow warns about odd TIFF tags from tf.data's threads, out of reach of a
@@ -184,7 +184,7 @@ def test_encoded_bytes_path_drops_what_it_cannot_decode(encoded_images):
 
 @pytest.fixture(scope="module")
 def serving_signature(tmp_path_factory):
-  config = config_lib.tiny()
+  config = presets.tiny()
   version_dir = export.export(
       networks.build_generator(config), config,
       str(tmp_path_factory.mktemp("savedmodels")), "fuzz",

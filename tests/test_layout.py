@@ -15,7 +15,7 @@ PACKAGE_DIR = os.path.join(conftest.REPO_ROOT, "colorizer")
 # Lower ranks sit below higher ones: a module may import its own subpackage
 # and any of lower rank, never one of higher rank.
 RANKS = {
-    "config": 0, "color": 0, "progress": 0, "hardware": 0,
+    "config": 0, "presets": 0, "color": 0, "progress": 0, "hardware": 0,
     "data": 1,
     "model": 2,
     "flags_lib": 2.5,  # Validates configs against data and model.

@@ -25,7 +25,7 @@ import pytest
 import tensorflow as tf
 
 from colorizer import color
-from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.data import image_header
 from colorizer.data import image_io
 from colorizer.data import image_sources
@@ -58,7 +58,7 @@ def folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def version_dir(tmp_path_factory):
-  config = config_lib.tiny()
+  config = presets.tiny()
   return export.export(networks.build_generator(config), config,
                        str(tmp_path_factory.mktemp("savedmodels")), "tiny")
 
@@ -206,7 +206,7 @@ class _Records(logging.Handler):
 @pytest.fixture(scope="module")
 def training_run(folder, tmp_path_factory):
   """A 2-step tiny run on the folder: its result and its log lines."""
-  config = config_lib.tiny().replace(
+  config = presets.tiny().replace(
       data={"dataset": f"folder:{folder}", "val_fraction": 0.25},
       train={"train_steps": 2, "log_every": 1, "save_every": 2,
              "eval_every": 2})

@@ -18,7 +18,7 @@ import os
 from absl import app
 from absl import flags
 
-from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.model import networks
 from colorizer.serving import export
 from colorizer.serving import video
@@ -44,7 +44,7 @@ def main(argv):
     writer.write(frames)
   print(f"wrote {_OUTPUT.value}: {len(frames)} frames")
   if _TINY_MODEL_DIR.value:
-    config = config_lib.tiny()
+    config = presets.tiny()
     generator = networks.build_generator(config, seed=3)
     layer = generator.get_layer("ab_deconv")
     kernel, bias = layer.get_weights()

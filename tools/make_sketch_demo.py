@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.training import train
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", "/tmp/sketch_demo",
@@ -35,7 +36,7 @@ _SCALE = flags.DEFINE_integer("scale", 2, "Enlargement of the 64 px sheet.")
 
 def demo_sketch_config(train_steps: int) -> config_lib.Config:
   """The demo preset in sketch mode, small enough for a CPU."""
-  return config_lib.demo().replace(
+  return presets.demo().replace(
       data={"input_mode": "sketch"}, model={"base_filters": 16},
       train={"train_steps": train_steps,
              "pretrain_steps": train_steps // 3, "log_every": 50,

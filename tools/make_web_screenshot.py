@@ -18,7 +18,7 @@ from absl import flags
 from PIL import Image
 import werkzeug.serving
 
-from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.data import demo_data
 from colorizer.model import networks
 from colorizer.serving import colorize_lib
@@ -40,7 +40,7 @@ def main(argv):
   with tempfile.TemporaryDirectory() as temp_dir:
     model_path = _MODEL.value
     if not model_path:
-      config = config_lib.tiny()
+      config = presets.tiny()
       model_path = export.export(networks.build_generator(config), config,
                                  temp_dir, "tiny")
     gray = colorize_lib.gray_with_same_lightness(

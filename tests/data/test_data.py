@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from colorizer import color
-from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.data import image_io
 from colorizer.data import image_sources
 from colorizer.data import pipeline
@@ -20,7 +20,7 @@ def _data_config(**overrides):
   values = dict(image_size=32, train_crop="resize", shuffle_buffer=16,
                 val_fraction=0.25)
   values.update(overrides)
-  return config_lib.tiny().data.__class__(**values)
+  return presets.tiny().data.__class__(**values)
 
 
 def test_parse_dataset_spec():

@@ -8,8 +8,8 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
-from colorizer import config as config_lib
 from colorizer import flags_lib
+from colorizer import presets
 from colorizer.data import mixture
 from colorizer.data import pipeline
 from colorizer.training import validation
@@ -38,7 +38,7 @@ def two_sources(tmp_path):
 
 
 def _data_config(**overrides):
-  return dataclasses.replace(config_lib.tiny().data, **overrides)
+  return dataclasses.replace(presets.tiny().data, **overrides)
 
 
 def test_source_names_skip_generic_folders_and_stay_unique():
@@ -68,7 +68,7 @@ def test_bad_lists_and_weights_are_one_line_errors(dataset, weights, message):
 def test_a_bad_entry_is_named(two_sources, tmp_path):
   dataset = f"{two_sources},folder:{tmp_path}/missing"
   with pytest.raises(ValueError, match=r"--dataset=folder:.*missing: no such"):
-    flags_lib.validate(config_lib.tiny().replace(data={"dataset": dataset}))
+    flags_lib.validate(presets.tiny().replace(data={"dataset": dataset}))
   with pytest.raises(ValueError, match="unknown source 'foldr'"):
     mixture.check_sources(_data_config(dataset=f"{two_sources},foldr:x"))
 

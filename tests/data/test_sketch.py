@@ -14,7 +14,7 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
-from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.data import demo_data
 from colorizer.data import pipeline
 from colorizer.data import sketch
@@ -25,8 +25,8 @@ from colorizer.serving import export
 from colorizer.training import train
 from colorizer.training import validation
 
-SKETCH_CONFIG = config_lib.tiny().replace(data={"input_mode": "sketch"},
-                                          train={"train_steps": 3})
+SKETCH_CONFIG = presets.tiny().replace(data={"input_mode": "sketch"},
+                                       train={"train_steps": 3})
 SIZE = 32  # The tiny config's image and render size.
 # Served vs in-process L*a*b*: graph and eager float32 may flip the gamut
 # clamp's last bisection step (2**-12 of a chroma up to about 110).

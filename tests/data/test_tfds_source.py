@@ -8,7 +8,7 @@ the builder's download_and_prepare is replaced by one that records or fails.
 import pytest
 import tensorflow_datasets as tfds
 
-from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.data import image_sources
 from colorizer.data import mixture
 from colorizer.data import tfds_source
@@ -17,7 +17,7 @@ _CIFAR10 = tfds.builder_cls("cifar10")
 
 
 def _data_config(dataset="tfds:cifar10", data_dir=""):
-  return config_lib.tiny().data.__class__(
+  return presets.tiny().data.__class__(
       dataset=dataset, data_dir=data_dir, image_size=32, train_crop="resize",
       shuffle_buffer=16, val_fraction=0.25)
 

@@ -10,7 +10,7 @@ import os
 from PIL import Image
 import pytest
 
-from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.serving import export
 from colorizer.training import train
 from tests import conftest
@@ -37,7 +37,7 @@ def image_folder(tmp_path_factory):
 def trained_model_dir(tmp_path_factory):
   model_dir = str(tmp_path_factory.mktemp("run"))
   train.train_and_evaluate(
-      config_lib.tiny().replace(train={"train_steps": 2}), model_dir)
+      presets.tiny().replace(train={"train_steps": 2}), model_dir)
   return model_dir
 
 

@@ -17,6 +17,7 @@ from colorizer import config as config_lib
 from colorizer.evaluation import evaluate_lib
 from colorizer.evaluation import scored_models
 from colorizer import flags_lib
+from colorizer import presets
 from colorizer.model import ab_classes
 from colorizer.model import networks
 from colorizer.serving import export
@@ -31,7 +32,7 @@ REPO_ROOT = conftest.REPO_ROOT
 
 
 def _classes_config():
-  return config_lib.tiny().replace(
+  return presets.tiny().replace(
       model={"ab_head": "classes", "base_filters": 16, "max_filters": 64,
              "dropout": 0.0},
       loss={"recon_weight": 1.0, "prior_batches": 2},
@@ -296,9 +297,9 @@ def test_bad_class_head_flags_name_the_flag(tiny_config, overrides, flag):
     flags_lib.validate(tiny_config.replace(**overrides))
 
 
-@pytest.mark.parametrize("name", sorted(config_lib.PRESETS))
+@pytest.mark.parametrize("name", sorted(presets.PRESETS))
 def test_every_preset_is_a_valid_config(name, tmp_path):
-  config = config_lib.preset(name)
+  config = presets.preset(name)
   if config.loss.label_weight:  # It trains on class labels: give it some.
     np.savez(tmp_path / "labelled.npz",
              images=np.zeros([4, 32, 32, 3], np.uint8), labels=np.arange(4))
@@ -307,7 +308,7 @@ def test_every_preset_is_a_valid_config(name, tmp_path):
 
 
 def test_the_cifar10_preset_decodes_its_class_head_as_chosen():
-  config = config_lib.cifar10()
+  config = presets.cifar10()
   generator = networks.build_generator(config.replace(
       model={"base_filters": 8}))
   decode = generator.get_layer(ab_classes.DECODE_LAYER)
@@ -319,7 +320,7 @@ def test_the_cifar10_preset_decodes_its_class_head_as_chosen():
 
 
 def test_inference_overrides_replace_only_what_is_given(tiny_config):
-  classes = config_lib.cifar10()
+  classes = presets.cifar10()
   assert _Overrides().given() == {}
   assert _Overrides().apply(classes) is classes
   overrides = _Overrides(decode_saturation=1.5, test_time_flip=False)

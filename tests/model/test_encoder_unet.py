@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from colorizer import config as config_lib
 from colorizer import flags_lib
+from colorizer import presets
 from colorizer.model import encoder_unet
 from colorizer.model import networks
 from colorizer.serving import export
@@ -28,7 +29,7 @@ IMAGE_SIZE = 64
 
 
 def _config(generator="mobilenet_unet", encoder_weights="none", **train_values):
-  return config_lib.tiny().replace(
+  return presets.tiny().replace(
       model={"generator": generator, "encoder_weights": encoder_weights},
       data={"image_size": IMAGE_SIZE}, train=train_values)
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorizer import config as config_lib
 from colorizer.data import image_sources
 from colorizer.data import pipeline
 from colorizer import flags_lib
+from colorizer import presets
 from colorizer.model import encoder_unet
 from colorizer.model import label_head
 from colorizer.serving import export
@@ -32,7 +32,7 @@ def _labelled_npz(tmp_path, count=24):
 
 
 def _config(dataset, **loss):
-  return config_lib.tiny().replace(
+  return presets.tiny().replace(
       data={"dataset": dataset, "val_fraction": 0.25, "flip": True,
             "train_crop": "random_resized"},
       loss=dict({"label_weight": 1.0}, **loss))

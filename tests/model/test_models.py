@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.model import blocks
 from colorizer.model import networks
 
 
 def test_reference_configuration_sizes():
-  config = config_lib.pix2pix()  # 256 px, base 64.
+  config = presets.pix2pix()  # 256 px, base 64.
   generator = networks.build_generator(config)
   discriminator = networks.build_discriminator(config)
   # The pix2pix U-Net with 1 input and 2 output channels: about 54 M.
@@ -25,7 +25,7 @@ def test_reference_configuration_sizes():
 
 
 def test_unet_structure_follows_pix2pix():
-  generator = networks.build_generator(config_lib.pix2pix())
+  generator = networks.build_generator(presets.pix2pix())
   names = [layer.name for layer in generator.layers]
   assert sum(name.endswith("_conv") and name.startswith("down")
              for name in names) == 8

@@ -13,7 +13,7 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
-from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.model import networks
 from colorizer.serving import export
 
@@ -58,7 +58,7 @@ def decode_png(png_bytes: bytes) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def config():
-  return config_lib.tiny()
+  return presets.tiny()
 
 
 @pytest.fixture(scope="session")

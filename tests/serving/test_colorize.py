@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 
 from colorizer import color
-from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.data import image_io
 from colorizer.model import networks
 from colorizer import progress
@@ -69,7 +69,7 @@ BROKEN_FILES = ("zero.png", "truncated.jpg", "text.png")
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-  config = config_lib.tiny()
+  config = presets.tiny()
   base_dir = str(tmp_path_factory.mktemp("savedmodels"))
   return export.export(networks.build_generator(config, seed=5), config,
                        base_dir, "demo")

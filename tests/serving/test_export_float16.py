@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.model import networks
 from colorizer.serving import export
 from colorizer.serving import float16_weights
@@ -24,7 +24,7 @@ def _variables_bytes(version_dir):
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
   """The same generator exported with float32 and with float16 weights."""
-  config = config_lib.tiny().replace(model={"base_filters": 16})
+  config = presets.tiny().replace(model={"base_filters": 16})
   generator = networks.build_generator(config, seed=5)
   base_dir = str(tmp_path_factory.mktemp("savedmodels"))
   return {dtype: export.export(generator, config, base_dir, dtype,
@@ -85,7 +85,7 @@ def test_compare_exports_reports_how_far_apart_they_are(exports, tmp_path):
   # This tiny model's rounded weights may move no served value at all.
   assert int(match.group(1)) <= 2 and float(match.group(2)) > 40
   # Another model is told apart: its colors differ by far more.
-  config = config_lib.tiny().replace(model={"base_filters": 16})
+  config = presets.tiny().replace(model={"base_filters": 16})
   generator = networks.build_generator(config, seed=6)
   layer = generator.get_layer("ab_deconv")
   kernel, bias = layer.get_weights()

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.model import networks
 from colorizer.serving import export
 from tests import conftest
@@ -30,7 +30,7 @@ def _python_blocks():
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
   """A directory with a tiny export at version 2, as the shipped model's."""
-  config = config_lib.tiny()
+  config = presets.tiny()
   export.export(networks.build_generator(config, seed=0), config,
                 str(tmp_path / "models"), "tiny", version=2)
   monkeypatch.chdir(tmp_path)

@@ -13,7 +13,7 @@ from PIL import Image
 import pytest
 
 from benchmarks import latency_lib
-from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.model import networks
 from colorizer.serving import export
 from tests import binaries
@@ -23,7 +23,7 @@ from tests import conftest
 @pytest.fixture(scope="module")
 def tiny_exports(tmp_path_factory):
   """{guided_upsample: version dir} of one untrained tiny generator."""
-  config = config_lib.tiny()
+  config = presets.tiny()
   generator = networks.build_generator(config, seed=1)
   base_dir = str(tmp_path_factory.mktemp("savedmodels"))
   return {guided: export.export(generator, config, base_dir,

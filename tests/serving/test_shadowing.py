@@ -13,6 +13,7 @@ import pytest
 
 from colorizer import config as config_lib
 from colorizer import flags_lib
+from colorizer import presets
 from colorizer.model import networks
 from colorizer.serving import colorize_lib
 from colorizer.serving import export
@@ -38,7 +39,7 @@ def _line_after(text: str, prefix: str) -> str:
 def test_a_run_named_photos_exports_beside_the_shipped_model(
     tmp_path, monkeypatch, caplog):
   monkeypatch.chdir(tmp_path)
-  config = config_lib.tiny()
+  config = presets.tiny()
   shipped_version = export.export(networks.build_generator(config), config,
                                   "savedmodels", "photos", version=1)
 
@@ -109,15 +110,15 @@ def test_default_name_is_the_runs_and_never_a_shipped_models(
 
 def test_presets_export_under_the_runs_name():
   for name in ("demo", "cifar10", "photos"):
-    assert config_lib.preset(name).export.export_name == \
+    assert presets.preset(name).export.export_name == \
         config_lib.EXPORT_NAME_AUTO
   # The quickstart's run dir, hence its export: savedmodels/demo.
-  run_dir = flags_lib.default_model_dir(config_lib.demo().data.dataset)
+  run_dir = flags_lib.default_model_dir(presets.demo().data.dataset)
   assert export.default_name(run_dir, config_lib.EXPORT_NAME_AUTO) == "demo"
 
 
 def test_config_records_the_preset_and_reads_old_files(tmp_path):
-  config = config_lib.tiny()
+  config = presets.tiny()
   config_lib.save(config, str(tmp_path / "new"), preset="tiny")
   assert config_lib.load(str(tmp_path / "new")) == config
   assert config_lib.load_preset(str(tmp_path / "new")) == "tiny"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from colorizer import color
-from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.model import networks
 from colorizer.serving import export
 from colorizer.serving import video
@@ -42,7 +42,7 @@ def _l_star(rgb_uint8: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-  config = config_lib.tiny()
+  config = presets.tiny()
   generator = networks.build_generator(config, seed=3)
   layer = generator.get_layer("ab_deconv")
   kernel, bias = layer.get_weights()

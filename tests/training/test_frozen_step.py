@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.model import encoder_unet
 from colorizer.training import steps
 
@@ -19,7 +19,7 @@ BATCH = 4
 
 def _config():
   """The photos recipe's step (a*b* classes, no GAN) on a tiny encoder U-Net."""
-  return config_lib.tiny().replace(
+  return presets.tiny().replace(
       model={"generator": "mobilenet_unet", "encoder_weights": "none",
              "ab_head": "classes"},
       data={"image_size": IMAGE_SIZE}, loss={"recon_weight": 1.0})

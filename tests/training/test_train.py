@@ -12,6 +12,7 @@ from colorizer import color
 from colorizer import config as config_lib
 from colorizer.data import pipeline
 from colorizer import flags_lib
+from colorizer import presets
 from colorizer.training import steps
 from colorizer.training import train
 from colorizer.training import validation
@@ -122,8 +123,8 @@ def test_weight_decay_shrinks_kernels_only(tiny_config):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
   model_dir = str(tmp_path_factory.mktemp("run"))
-  config = config_lib.tiny().replace(train={"train_steps": 4,
-                                            "pretrain_steps": 1})
+  config = presets.tiny().replace(train={"train_steps": 4,
+                                         "pretrain_steps": 1})
   metrics = train.train_and_evaluate(config, model_dir)
   return config, model_dir, metrics
 

@@ -10,6 +10,7 @@ import pytest
 
 from colorizer import config as config_lib
 from colorizer import flags_lib
+from colorizer import presets
 from tests import binaries
 from tests import conftest
 
@@ -90,7 +91,7 @@ def test_preset_auto_follows_the_dataset(tmp_path):
   flag_values = _parsed(f"--dataset=folder:{tmp_path}", "--batch_size=2")
   config = flags_lib.config_from_flags(flag_values)
   assert flags_lib.preset_name(flag_values) == "photos"
-  assert config.data.image_size == config_lib.photos().data.image_size
+  assert config.data.image_size == presets.photos().data.image_size
   assert config.train.batch_size == 2
   assert flags_lib.preset_name(_parsed("--dataset=tfds:imagenette")) == \
       "photos"
@@ -135,7 +136,7 @@ def test_preset_phases_scale_with_the_users_train_steps(tmp_path):
   assert (config.train.train_steps, config.train.pretrain_steps) == (20, 20)
   flags_lib.validate(config.replace(loss={"label_weight": 0.0}))
   # A preset with a GAN phase keeps its proportions.
-  base = config_lib.demo()  # 1,500 steps, 300 of them pretraining.
+  base = presets.demo()  # 1,500 steps, 300 of them pretraining.
   config = flags_lib.config_from_flags(_parsed("--train_steps=150"), base)
   assert config.train.pretrain_steps == 30
   # A phase the user sets is theirs, whatever --train_steps is.

@@ -15,7 +15,7 @@ import threading
 from PIL import Image
 import pytest
 
-from colorizer import config as config_lib
+from colorizer import presets
 from colorizer.model import networks
 from colorizer.serving import export
 from colorizer.web import backends
@@ -31,7 +31,7 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="module")
 def version_dir(tmp_path_factory):
-  config = config_lib.tiny()
+  config = presets.tiny()
   generator = networks.build_generator(config)
   return export.export(generator, config,
                        str(tmp_path_factory.mktemp("savedmodels")), "tiny")

@@ -15,6 +15,7 @@ def _as_float64(array):
 
 
 def ab_distances(ab_pred, ab_true):
+    """Every pixel's a*b* error ``||ab_pred - ab_true||_2``, flattened: float64 ``[P]``."""
     ab_pred, ab_true = _as_float64(ab_pred), _as_float64(ab_true)
     if ab_pred.shape != ab_true.shape or ab_pred.ndim < 1 or ab_pred.shape[-1] != 2:
         raise ValueError(
@@ -24,6 +25,7 @@ def ab_distances(ab_pred, ab_true):
 
 
 def auc_thresholds(max_threshold, num_thresholds):
+    """The AuC's thresholds, ``linspace(0, max_threshold, num_thresholds)``."""
     if max_threshold <= 0 or num_thresholds < 2:
         raise ValueError("ab_error_auc: need max_threshold > 0 and num_thresholds >= 2")
     return np.linspace(0.0, float(max_threshold), int(num_thresholds))
